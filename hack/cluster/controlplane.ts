@@ -1,0 +1,236 @@
+/**
+ * A real single-node control plane on loopback: etcd, kube-apiserver and
+ * kube-controller-manager (garbage collection, namespace deletion, default
+ * service accounts), started as detached processes whose pids live in
+ * `<dir>/state.json` so a later command can reuse or stop them.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { binaries, ensureBinaries } from './binaries.ts';
+import { createPki, type Pki, pkiPaths } from './certs.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
+import { freePort, isAlive, logTail, startDetached, stopProcess, waitFor } from './processes.ts';
+
+const CRD_DIR = join(import.meta.dirname, '../../crds');
+const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
+type Component = (typeof COMPONENTS)[number];
+
+export interface ClusterState {
+  dir: string;
+  kubeconfig: string;
+  server: string;
+  etcdUrl: string;
+  apiServerPort: number;
+  pids: Partial<Record<Component, number>>;
+}
+
+const statePath = (dir: string) => join(dir, 'state.json');
+const logPath = (dir: string, component: Component) => join(dir, 'logs', `${component}.log`);
+
+async function readState(dir: string): Promise<ClusterState | undefined> {
+  try {
+    return JSON.parse(await readFile(statePath(dir), 'utf8')) as ClusterState;
+  } catch {
+    return undefined;
+  }
+}
+
+const saveState = (state: ClusterState) =>
+  writeFile(statePath(state.dir), `${JSON.stringify(state, null, 2)}\n`);
+
+/** GET with the admin client certificate; resolves with the status code. */
+function adminGet(url: string, pki: Pki): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.adminCert),
+      key: readFileSync(pki.adminKey),
+      timeout: 2000,
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function isHealthy(state: ClusterState): Promise<boolean> {
+  const pidsAlive = COMPONENTS.every((c) => state.pids[c] !== undefined && isAlive(state.pids[c]));
+  if (!pidsAlive) return false;
+  return (await adminGet(`${state.server}/readyz`, pkiPaths(join(state.dir, 'pki'))).catch(() => 0)) === 200;
+}
+
+/** Starts `component` and waits for `ready`; on failure the error carries the component's log tail. */
+async function startComponent(
+  state: ClusterState,
+  component: Component,
+  args: string[],
+  ready: () => Promise<boolean>,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const log = logPath(state.dir, component);
+  const pid = await startDetached(binaries.kube, [component, ...args], log);
+  state.pids[component] = pid;
+  await saveState(state);
+  try {
+    await waitFor(
+      component,
+      async () => {
+        if (!isAlive(pid)) throw new Error(`${component} exited`);
+        return await ready();
+      },
+      timeoutMs,
+    );
+  } catch (error) {
+    throw new Error(
+      `${component} did not become ready: ${(error as Error).message}\n--- ${log} (tail) ---\n${await logTail(log)}`,
+    );
+  }
+}
+
+async function startEtcd(state: ClusterState): Promise<void> {
+  const peerPort = await freePort();
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  await startComponent(
+    state,
+    'etcd',
+    [
+      '--name=closedpaw',
+      `--data-dir=${join(state.dir, 'etcd')}`,
+      `--listen-client-urls=${state.etcdUrl}`,
+      `--advertise-client-urls=${state.etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=closedpaw=${peerUrl}`,
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+    ],
+    async () => (await fetch(`${state.etcdUrl}/health`)).ok,
+  );
+}
+
+export function apiServerArgs(state: ClusterState, pki: Pki): string[] {
+  return [
+    `--etcd-servers=${state.etcdUrl}`,
+    `--secure-port=${state.apiServerPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--tls-cert-file=${pki.servingCert}`,
+    `--tls-private-key-file=${pki.servingKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    `--cert-dir=${join(state.dir, 'pki')}`,
+    '--authorization-mode=RBAC',
+    `--service-account-issuer=https://127.0.0.1:${state.apiServerPort}`,
+    `--service-account-key-file=${pki.saPub}`,
+    `--service-account-signing-key-file=${pki.saKey}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--allow-privileged=false',
+    '--enable-priority-and-fairness=false',
+    '--endpoint-reconciler-type=none',
+    '--profiling=false',
+  ];
+}
+
+async function startApiServer(state: ClusterState, pki: Pki): Promise<void> {
+  await startComponent(
+    state,
+    'kube-apiserver',
+    apiServerArgs(state, pki),
+    async () => (await adminGet(`${state.server}/readyz`, pki)) === 200,
+  );
+}
+
+async function startControllerManager(state: ClusterState, pki: Pki): Promise<void> {
+  await startComponent(
+    state,
+    'kube-controller-manager',
+    [
+      `--kubeconfig=${state.kubeconfig}`,
+      '--leader-elect=false',
+      `--service-account-private-key-file=${pki.saKey}`,
+      `--root-ca-file=${pki.caCert}`,
+      '--use-service-account-credentials=false',
+      '--secure-port=0',
+      '--profiling=false',
+    ],
+    async () => {
+      const log = await readFile(logPath(state.dir, 'kube-controller-manager'), 'utf8');
+      return log.includes('Started controller') || log.includes('Starting controller');
+    },
+  );
+}
+
+/** kubectl with the cluster's admin kubeconfig. */
+export async function kubectl(state: Pick<ClusterState, 'kubeconfig'>, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)(binaries.kubectl, args, {
+      env: { ...process.env, KUBECONFIG: state.kubeconfig },
+    });
+    return stdout;
+  } catch (error) {
+    const { stderr, message } = error as { stderr?: string; message: string };
+    throw new Error(`kubectl ${args.join(' ')} failed: ${stderr || message}`);
+  }
+}
+
+export async function installCrds(state: Pick<ClusterState, 'kubeconfig'>): Promise<void> {
+  await kubectl(state, ['apply', '--server-side', '--force-conflicts', '-f', CRD_DIR]);
+  await kubectl(state, ['wait', '--for=condition=Established', '--timeout=60s', '-f', CRD_DIR]);
+}
+
+/** Returns the running cluster in `dir`, or undefined when there is none (or it is broken). */
+export async function runningCluster(dir: string): Promise<ClusterState | undefined> {
+  const state = await readState(dir);
+  return state && (await isHealthy(state)) ? state : undefined;
+}
+
+/** Starts a fresh control plane in `dir` (wiping leftovers), installs the CRDs. */
+export async function startCluster(dir: string): Promise<ClusterState> {
+  await ensureBinaries();
+  await stopCluster(dir);
+  await mkdir(join(dir, 'logs'), { recursive: true });
+  await mkdir(join(dir, 'pki'), { recursive: true });
+  const pki = await createPki(join(dir, 'pki'));
+  const apiServerPort = await freePort();
+  const state: ClusterState = {
+    dir,
+    kubeconfig: join(dir, 'kubeconfig'),
+    server: `https://127.0.0.1:${apiServerPort}`,
+    etcdUrl: `http://127.0.0.1:${await freePort()}`,
+    apiServerPort,
+    pids: {},
+  };
+  await writeKubeconfig(state.kubeconfig, state.server, pki);
+  try {
+    await startEtcd(state);
+    await startApiServer(state, pki);
+    await startControllerManager(state, pki);
+    await installCrds(state);
+  } catch (error) {
+    await stopCluster(dir);
+    throw error;
+  }
+  return state;
+}
+
+/** Stops the processes recorded in `dir` and removes its state. */
+export async function stopCluster(dir: string): Promise<void> {
+  const state = await readState(dir);
+  const pids = state ? [...COMPONENTS].reverse().map((c) => state.pids[c]) : [];
+  for (const pid of pids) if (pid !== undefined) await stopProcess(pid);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Stops and restarts only kube-apiserver, on the same port (for restart-survival tests). */
+export async function restartApiServer(state: ClusterState): Promise<void> {
+  const pid = state.pids['kube-apiserver'];
+  if (pid !== undefined) await stopProcess(pid);
+  await startApiServer(state, pkiPaths(join(state.dir, 'pki')));
+}

@@ -1,0 +1,113 @@
+/**
+ * Operator configuration from environment variables, validated by zod.
+ * A bad value stops start-up with a message naming the variable.
+ */
+import { z } from 'zod';
+
+const boolean = z.enum(['true', 'false']).transform((v) => v === 'true');
+const port = z.coerce.number().int().min(1).max(65535);
+const selector = z
+  .string()
+  .regex(/^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]+(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]+)*$/, 'expected k=v[,k=v...]')
+  .transform((s) => Object.fromEntries(s.split(',').map((pair) => pair.split('=') as [string, string])));
+const ipv4 = z.ipv4();
+
+export const envSchema = z.object({
+  CLOSEDPAW_OLLAMA_URL: z.url().default('http://ollama.ollama.svc:11434'),
+  CLOSEDPAW_OLLAMA_NAMESPACE: z.string().min(1).default('ollama'),
+  CLOSEDPAW_OLLAMA_POD_SELECTOR: selector.default({ 'app.kubernetes.io/name': 'ollama' }),
+  CLOSEDPAW_OLLAMA_IP: ipv4.optional(),
+  CLOSEDPAW_OLLAMA_PORT: port.default(11434),
+  CLOSEDPAW_ALLOW_DNS: boolean.default(false),
+  CLOSEDPAW_RUNNER_IMAGE: z.string().min(1).default('docker.io/library/node:24-alpine'),
+  CLOSEDPAW_RUNNER_UID: z.coerce.number().int().min(1).max(2147483647).default(65532),
+  CLOSEDPAW_RESULT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
+  CLOSEDPAW_WATCH_NAMESPACE: z.string().optional(),
+  CLOSEDPAW_WORKERS: z.coerce.number().int().min(1).max(64).default(8),
+  CLOSEDPAW_LEADER_ELECTION: boolean.default(true),
+  CLOSEDPAW_LEASE_NAMESPACE: z.string().min(1).default('closedpaw-system'),
+  CLOSEDPAW_POD_NAME: z.string().optional(),
+  CLOSEDPAW_HTTP_ADDR: z
+    .string()
+    .regex(/^[0-9.]+:\d+$|^\[[0-9a-f:]+\]:\d+$/, 'expected host:port')
+    .default('127.0.0.1:8080'),
+  CLOSEDPAW_APPROVAL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(7 * 86400)
+    .default(1800),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface OllamaEgress {
+  port: number;
+  /** In-cluster Ollama pods, or a fixed address when `ip` is set. */
+  namespace: string;
+  podSelector: Record<string, string>;
+  ip?: string;
+}
+
+export interface OperatorConfig {
+  ollamaUrl: string;
+  ollama: OllamaEgress;
+  allowDns: boolean;
+  runnerImage: string;
+  runnerUid: number;
+  resultMaxBytes: number;
+  watchNamespace?: string;
+  workers: number;
+  leaderElection: boolean;
+  leaseNamespace: string;
+  identity: string;
+  httpHost: string;
+  httpPort: number;
+  approvalTtlSeconds: number;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): OperatorConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const [httpHost, httpPort] = splitHostPort(e.CLOSEDPAW_HTTP_ADDR);
+  return {
+    ollamaUrl: e.CLOSEDPAW_OLLAMA_URL,
+    ollama: {
+      port: e.CLOSEDPAW_OLLAMA_PORT,
+      namespace: e.CLOSEDPAW_OLLAMA_NAMESPACE,
+      podSelector: e.CLOSEDPAW_OLLAMA_POD_SELECTOR,
+      ...(e.CLOSEDPAW_OLLAMA_IP ? { ip: e.CLOSEDPAW_OLLAMA_IP } : {}),
+    },
+    allowDns: e.CLOSEDPAW_ALLOW_DNS,
+    runnerImage: e.CLOSEDPAW_RUNNER_IMAGE,
+    runnerUid: e.CLOSEDPAW_RUNNER_UID,
+    resultMaxBytes: e.CLOSEDPAW_RESULT_MAX_BYTES,
+    ...(e.CLOSEDPAW_WATCH_NAMESPACE ? { watchNamespace: e.CLOSEDPAW_WATCH_NAMESPACE } : {}),
+    workers: e.CLOSEDPAW_WORKERS,
+    leaderElection: e.CLOSEDPAW_LEADER_ELECTION,
+    leaseNamespace: e.CLOSEDPAW_LEASE_NAMESPACE,
+    identity: e.CLOSEDPAW_POD_NAME ?? `closedpaw-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    httpHost,
+    httpPort,
+    approvalTtlSeconds: e.CLOSEDPAW_APPROVAL_TTL_SECONDS,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+function splitHostPort(addr: string): [string, number] {
+  const at = addr.lastIndexOf(':');
+  return [addr.slice(0, at).replace(/^\[|\]$/g, ''), Number(addr.slice(at + 1))];
+}

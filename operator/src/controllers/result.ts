@@ -1,0 +1,63 @@
+/** Reads a finished pod's result frame from its log, capped, and turns it into status.result. */
+import type { V1Pod } from '@kubernetes/client-node';
+import { RESULT_SUMMARY_MAX_CHARS } from '../api/agenttask.ts';
+import { parseResultFrame } from '../api/result-frame.ts';
+import type { ClusterClient } from '../k8s/client.ts';
+import { errorMessage } from '../k8s/errors.ts';
+
+export interface TaskResult {
+  summary: string;
+  sha256: string;
+  bytes: number;
+}
+
+export type ReadResult = { ok: true; result: TaskResult } | { ok: false; reason: string; message: string };
+
+/** Base64 grows data by 4/3; the frame adds two short lines. */
+const logBytesFor = (resultMaxBytes: number) => Math.ceil((resultMaxBytes * 4) / 3) + 4096;
+
+export async function readResult(
+  client: ClusterClient,
+  pod: V1Pod,
+  container: string,
+  resultMaxBytes: number,
+): Promise<ReadResult> {
+  const limit = logBytesFor(resultMaxBytes);
+  let log: string;
+  try {
+    log = await client.readPodLog(pod.metadata!.namespace!, pod.metadata!.name!, container, limit);
+  } catch (error) {
+    return {
+      ok: false,
+      reason: 'ResultUnreadable',
+      message: `could not read the pod log: ${errorMessage(error)}`,
+    };
+  }
+  const parsed = parseResultFrame(log);
+  if (!parsed.ok) {
+    const capped = Buffer.byteLength(log) >= limit;
+    return capped
+      ? {
+          ok: false,
+          reason: 'ResultTooLarge',
+          message: `the result exceeds CLOSEDPAW_RESULT_MAX_BYTES=${resultMaxBytes}`,
+        }
+      : parsed;
+  }
+  return {
+    ok: true,
+    result: {
+      summary: summarize(parsed.result),
+      sha256: parsed.sha256,
+      bytes: parsed.bytes,
+    },
+  };
+}
+
+/** The first RESULT_SUMMARY_MAX_CHARS characters, never splitting a UTF-8 sequence. */
+function summarize(result: Buffer): string {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(
+    result.subarray(0, RESULT_SUMMARY_MAX_CHARS * 4),
+  );
+  return Array.from(text).slice(0, RESULT_SUMMARY_MAX_CHARS).join('');
+}

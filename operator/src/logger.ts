@@ -1,0 +1,25 @@
+/** JSON logs (pino) with ISO timestamps; secrets and prompt bodies are redacted. */
+import { pino } from 'pino';
+
+export const REDACT_PATHS = [
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'apiKey',
+  '*.apiKey',
+  'spec.prompt',
+  '*.spec.prompt',
+];
+
+export function createLogger(level: string) {
+  return pino({
+    level,
+    base: { component: 'closedpaw-operator' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  });
+}
+
+export type Logger = ReturnType<typeof createLogger>;

@@ -1,0 +1,46 @@
+/** `npm run operator`: runs the operator against $KUBECONFIG (or the in-cluster config). */
+import { KubeConfig } from '@kubernetes/client-node';
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { startOperator } from './operator.ts';
+
+function loadKubeConfig(): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG) kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromDefault();
+  if (!kubeConfig.getCurrentCluster()) {
+    throw new ConfigError(
+      'no Kubernetes cluster configured: set KUBECONFIG (e.g. from `npm run cluster:up`)',
+    );
+  }
+  return kubeConfig;
+}
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  let kubeConfig: KubeConfig;
+  try {
+    config = loadConfig();
+    kubeConfig = loadKubeConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`closedpaw-operator: ${error.message}`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  logger.info({ cluster: kubeConfig.getCurrentCluster()?.server, identity: config.identity }, 'starting');
+  const operator = await startOperator(config, kubeConfig, logger, {
+    onLostLease: () => process.exit(1),
+  });
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    operator.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+await main();

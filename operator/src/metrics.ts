@@ -1,0 +1,27 @@
+/** ClosedPaw's domain metrics, beside the controller-runtime ones from runtime/metrics.ts. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { TASK_PHASES } from './api/agenttask.ts';
+
+export function createDomainMetrics(registry: Registry) {
+  const taskPhaseTransitions = new Counter({
+    name: 'closedpaw_task_phase_transitions_total',
+    help: 'AgentTask phase transitions written by the operator, by new phase.',
+    labelNames: ['phase'],
+    registers: [registry],
+  });
+  for (const phase of TASK_PHASES) taskPhaseTransitions.inc({ phase }, 0);
+  const apiWrites = new Counter({
+    name: 'closedpaw_api_writes_total',
+    help: 'Write requests the operator sent to the API server.',
+    labelNames: ['verb', 'resource'],
+    registers: [registry],
+  });
+  const auditCheckpointSize = new Gauge({
+    name: 'closedpaw_audit_checkpoint_records',
+    help: 'Record count of the latest signed audit checkpoint (published outside the log).',
+    registers: [registry],
+  });
+  return { taskPhaseTransitions, apiWrites, auditCheckpointSize };
+}
+
+export type DomainMetrics = ReturnType<typeof createDomainMetrics>;

@@ -1,0 +1,168 @@
+/**
+ * Wires the operator: informers → work queue → AgentTask reconciler, behind a
+ * leader Lease, with the ops HTTP listener. `startOperator` is used by main.ts
+ * and by tests that run the operator in-process.
+ */
+import type { KubeConfig, V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
+import type { AgentTask, Approval } from './api/types.ts';
+import type { OperatorConfig } from './config.ts';
+import { agentTaskReconciler } from './controllers/agenttask.ts';
+import { createApprovalGate } from './controllers/approval-gate.ts';
+import { NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
+import { ClusterClient } from './k8s/client.ts';
+import type { Logger } from './logger.ts';
+import { createDomainMetrics } from './metrics.ts';
+import { Controller } from './runtime/controller.ts';
+import { Informer, type KubeObject } from './runtime/informer.ts';
+import { LeaderElector } from './runtime/leader.ts';
+import { Manager } from './runtime/manager.ts';
+import { createRuntimeMetrics } from './runtime/metrics.ts';
+import { MANAGED_BY } from './sandbox/names.ts';
+import { createOpsServer } from './server/ops.ts';
+
+export interface RunningOperator {
+  registry: Registry;
+  /** The ops listener's actual port (useful when configured as :0). */
+  httpPort: number;
+  stop(): Promise<void>;
+}
+
+const MANAGED_SELECTOR = Object.entries(MANAGED_BY)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(',');
+
+function resourcePath(config: OperatorConfig, group: string, version: string, plural: string): string {
+  const prefix = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
+  return config.watchNamespace
+    ? `${prefix}/namespaces/${config.watchNamespace}/${plural}`
+    : `${prefix}/${plural}`;
+}
+
+/** The AgentTask key of a child object: its controller owner, when that is an AgentTask. */
+function ownerTaskKeys(obj: KubeObject): string[] {
+  const owner = obj.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === AGENT_TASK.kind);
+  return owner ? [`${obj.metadata?.namespace}/${owner.name}`] : [];
+}
+
+export interface OperatorHooks {
+  audit?: TaskAudit;
+  /** Called when the leader Lease is lost; main.ts exits so a fresh process re-acquires it. */
+  onLostLease?: () => void;
+}
+
+export async function startOperator(
+  config: OperatorConfig,
+  kubeConfig: KubeConfig,
+  logger: Logger,
+  hooks: OperatorHooks = {},
+): Promise<RunningOperator> {
+  const audit = hooks.audit ?? NO_AUDIT;
+  const registry = new Registry();
+  const runtimeMetrics = createRuntimeMetrics(registry);
+  const domain = createDomainMetrics(registry);
+  const client = new ClusterClient(kubeConfig, { writes: domain.apiWrites });
+
+  const informer = <T extends KubeObject>(name: string, path: string, labelSelector?: string) =>
+    new Informer<T>(name, {
+      kubeConfig,
+      path,
+      resyncMs: 10 * 60_000,
+      staleAfterMs: 5 * 60_000,
+      logger: logger.child({ informer: name }),
+      ...(labelSelector ? { labelSelector } : {}),
+    });
+  const tasks = informer<AgentTask & KubeObject>(
+    'agenttasks',
+    resourcePath(config, GROUP, VERSION, AGENT_TASK.plural),
+  );
+  const approvals = informer<Approval & KubeObject>(
+    'approvals',
+    resourcePath(config, GROUP, VERSION, APPROVAL.plural),
+  );
+  const pods = informer<V1Pod & KubeObject>('pods', resourcePath(config, '', 'v1', 'pods'), MANAGED_SELECTOR);
+  const policies = informer<V1NetworkPolicy & KubeObject>(
+    'networkpolicies',
+    resourcePath(config, 'networking.k8s.io', 'v1', 'networkpolicies'),
+    MANAGED_SELECTOR,
+  );
+  const runtimeClasses = informer<V1RuntimeClass & KubeObject>(
+    'runtimeclasses',
+    '/apis/node.k8s.io/v1/runtimeclasses',
+  );
+
+  const now = () => new Date();
+  const reconcile = agentTaskReconciler({
+    client,
+    tasks,
+    pods,
+    policies,
+    runtimeClasses,
+    config,
+    audit,
+    approvals: createApprovalGate({ client, approvals, audit, ttlSeconds: config.approvalTtlSeconds, now }),
+    onPhase: (phase) => domain.taskPhaseTransitions.inc({ phase }),
+    now,
+  });
+  const controller = new Controller({
+    name: 'agenttask',
+    reconcile,
+    workers: config.workers,
+    metrics: runtimeMetrics.controller,
+    logger,
+  });
+  controller.watch(tasks, (task) => [`${task.metadata.namespace}/${task.metadata.name}`]);
+  controller.watch(pods, ownerTaskKeys);
+  controller.watch(policies, ownerTaskKeys);
+  controller.watch(approvals, ownerTaskKeys);
+  controller.watch(runtimeClasses, () =>
+    tasks
+      .list()
+      .filter((t) => !t.status?.phase || t.status.phase === 'Pending')
+      .map((t) => `${t.metadata.namespace}/${t.metadata.name}`),
+  );
+
+  const manager = new Manager();
+  for (const i of [tasks, approvals, pods, policies, runtimeClasses])
+    manager.addInformer(i as Informer<KubeObject>);
+  manager.addController(controller);
+
+  const [host, port] = [config.httpHost, config.httpPort];
+  const ops = createOpsServer({ registry, healthz: () => manager.healthz(), readyz: () => manager.readyz() });
+  await ops.listen({ host, port });
+  const address = ops.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : port;
+  logger.info({ http: `${host}:${httpPort}` }, 'ops listener up: /metrics /healthz /readyz');
+
+  let elector: LeaderElector | undefined;
+  if (config.leaderElection) {
+    elector = new LeaderElector({
+      kubeConfig,
+      namespace: config.leaseNamespace,
+      name: 'closedpaw-operator',
+      identity: config.identity,
+      logger: logger.child({ component: 'leader' }),
+      leaderGauge: runtimeMetrics.leader,
+      onStartedLeading: () => manager.start(),
+      onStoppedLeading: () => {
+        logger.error('lost the leader lease: stopping the controllers');
+        void manager.stop();
+        hooks.onLostLease?.();
+      },
+    });
+    void elector.run();
+  } else {
+    await manager.start();
+  }
+
+  return {
+    registry,
+    httpPort,
+    async stop() {
+      await manager.stop();
+      await elector?.stop();
+      await ops.close();
+    },
+  };
+}

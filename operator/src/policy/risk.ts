@@ -1,0 +1,56 @@
+/**
+ * Rates a task low / high / critical with human-readable reasons. Critical
+ * means a human must approve before any pod exists. Screening (prompt
+ * injection and the like) plugs in through `ScreeningResult`: its flags can
+ * only raise the level, never lower it.
+ */
+import type { AgentTaskSpec } from '../api/agenttask.ts';
+import type { Risk } from '../api/common.ts';
+import { RISK_LEVELS } from '../api/common.ts';
+
+type Level = Risk['level'];
+
+export interface ScreeningResult {
+  flags: string[];
+}
+
+export const NO_SCREENING: ScreeningResult = { flags: [] };
+
+const LONG_TIMEOUT_SECONDS = 3600;
+
+interface Finding {
+  level: Level;
+  reason: string;
+}
+
+function findings(spec: AgentTaskSpec, screening: ScreeningResult): Finding[] {
+  const found: Finding[] = [];
+  if (spec.tools.includes('shell')) {
+    found.push({ level: 'critical', reason: 'tool shell requested: the agent can run arbitrary commands' });
+  }
+  if (spec.tools.includes('fs.write')) {
+    found.push({ level: 'critical', reason: 'tool fs.write requested: the agent can change files' });
+  }
+  if (spec.approval === 'required') {
+    found.push({ level: 'critical', reason: 'the task asks for human approval (approval: required)' });
+  }
+  for (const flag of screening.flags) found.push({ level: 'high', reason: `screening: ${flag}` });
+  if (spec.timeoutSeconds > LONG_TIMEOUT_SECONDS) {
+    found.push({
+      level: 'high',
+      reason: `long-running: timeout ${spec.timeoutSeconds}s exceeds ${LONG_TIMEOUT_SECONDS}s`,
+    });
+  }
+  return found;
+}
+
+const rank = (level: Level) => RISK_LEVELS.indexOf(level);
+
+export function rateRisk(spec: AgentTaskSpec, screening: ScreeningResult = NO_SCREENING): Risk {
+  const found = findings(spec, screening);
+  if (found.length === 0) return { level: 'low', reasons: ['read-only or no tools; no screening flags'] };
+  const level = found.reduce<Level>((max, f) => (rank(f.level) > rank(max) ? f.level : max), 'low');
+  return { level, reasons: found.map((f) => f.reason) };
+}
+
+export const needsApproval = (risk: Risk) => risk.level === 'critical';

@@ -1,0 +1,73 @@
+/** Helpers for tests that talk to the real control plane started by global-setup. */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+
+const KUBECTL = join(import.meta.dirname, '../../hack/bin/kubectl');
+
+export function kubeConfig(): KubeConfig {
+  if (!process.env.KUBECONFIG) throw new Error('KUBECONFIG is not set: run tests with `npm test`');
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real kubectl as a user would, optionally feeding `input` on stdin. */
+export function kubectl(args: string[], input?: string): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(KUBECTL, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/**
+ * Creates a namespace that enforces the `restricted` Pod Security Standard and
+ * waits until kube-controller-manager gave it its default service account.
+ */
+export async function createTestNamespace(prefix: string): Promise<string> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await core.createNamespace({
+    body: {
+      metadata: {
+        name,
+        labels: {
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+        },
+      },
+    },
+  });
+  for (let i = 0; i < 300; i++) {
+    const found = await core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(
+      () => true,
+      () => false,
+    );
+    if (found) return name;
+    await sleep(50);
+  }
+  throw new Error(`namespace ${name}: default service account never appeared`);
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  await core.deleteNamespace({ name }).catch(() => undefined);
+}

@@ -1,0 +1,266 @@
+/**
+ * A test kubelet: there is no container runtime on this machine, so tests
+ * play the node. It registers a real Node (heartbeat Lease included), binds
+ * the operator's pods to it as a scheduler would, reports their status through
+ * `pods/status`, finishes graceful deletions, and serves
+ * `/containerLogs/{ns}/{pod}/{container}` over HTTPS — the endpoint the real
+ * kube-apiserver proxies `kubectl logs` to. What each pod "does" is scripted
+ * by the test through `behave`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+  Watch,
+} from '@kubernetes/client-node';
+
+export type PodScript =
+  | { kind: 'run' }
+  | { kind: 'succeed'; log: string }
+  | { kind: 'fail'; exitCode: number; message?: string; log?: string }
+  | { kind: 'deadline' };
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export class TestKubelet {
+  readonly nodeName: string;
+  private readonly core: CoreV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly logs = new Map<string, string>();
+  private readonly handled = new Map<string, string>();
+  private server: Server | undefined;
+  private watchAbort: AbortController | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private certDir = '';
+  /** Decides what a new pod does; the default keeps it running. */
+  behave: (pod: V1Pod) => PodScript = () => ({ kind: 'run' });
+  /** Pods the kubelet has seen, by ns/name, with the uid it saw. */
+  readonly seen = new Map<string, V1Pod>();
+
+  private readonly kubeConfig: KubeConfig;
+
+  constructor(kubeConfig: KubeConfig, nodeName = `test-node-${process.pid}`) {
+    this.kubeConfig = kubeConfig;
+    this.nodeName = nodeName;
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  }
+
+  async start(): Promise<void> {
+    const port = await this.serveLogs();
+    await this.registerNode(port);
+    this.heartbeat = setInterval(() => void this.renewLease().catch(() => undefined), 10_000);
+    await this.watchPods();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.watchAbort?.abort();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.core.deleteNode({ name: this.nodeName }).catch(() => undefined);
+    await rm(this.certDir, { recursive: true, force: true });
+  }
+
+  /** Finishes a running pod now with `script` (e.g. to end a pod the test kept running). */
+  async finish(namespace: string, name: string, script: PodScript): Promise<void> {
+    const pod = await this.core.readNamespacedPod({ namespace, name });
+    await this.apply(pod, script);
+  }
+
+  private async serveLogs(): Promise<number> {
+    this.certDir = await mkdtemp(join(tmpdir(), 'closedpaw-kubelet-'));
+    const key = join(this.certDir, 'tls.key');
+    const cert = join(this.certDir, 'tls.crt');
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=test-kubelet',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    this.server = createServer({ key: await readFile(key), cert: await readFile(cert) }, (req, res) => {
+      const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+      const match = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      const log = match ? this.logs.get(`${match[1]}/${match[2]}`) : undefined;
+      if (req.method !== 'GET' || log === undefined) {
+        res.writeHead(404).end('not found');
+        return;
+      }
+      const limit = Number(url.searchParams.get('limitBytes') ?? 'Infinity');
+      const body = Buffer.from(log, 'utf8');
+      res
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end(body.subarray(0, Math.min(limit, body.length)));
+    });
+    return await new Promise((resolve) => {
+      this.server!.listen(0, '127.0.0.1', () => {
+        const address = this.server!.address();
+        resolve(typeof address === 'object' && address ? address.port : 0);
+      });
+    });
+  }
+
+  private async registerNode(port: number): Promise<void> {
+    await this.core.createNode({
+      body: { metadata: { name: this.nodeName, labels: { 'kubernetes.io/hostname': this.nodeName } } },
+    });
+    const now = new Date();
+    await this.core.patchNodeStatus(
+      {
+        name: this.nodeName,
+        body: {
+          status: {
+            addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+            daemonEndpoints: { kubeletEndpoint: { Port: port } },
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'True',
+                reason: 'KubeletReady',
+                message: 'test kubelet',
+                lastHeartbeatTime: now,
+                lastTransitionTime: now,
+              },
+            ],
+            capacity: { cpu: '64', memory: '256Gi', pods: '5000', 'ephemeral-storage': '1Ti' },
+            allocatable: { cpu: '64', memory: '256Gi', pods: '5000', 'ephemeral-storage': '1Ti' },
+          },
+        },
+      },
+      mergePatch,
+    );
+    await this.renewLease();
+  }
+
+  private async renewLease(): Promise<void> {
+    const body = {
+      metadata: { name: this.nodeName, namespace: 'kube-node-lease' },
+      // MicroTime needs microseconds; client-node would send milliseconds.
+      spec: {
+        holderIdentity: this.nodeName,
+        leaseDurationSeconds: 40,
+        renewTime: new Date().toISOString().replace('Z', '000Z') as never,
+      },
+    };
+    await this.coordination
+      .replaceNamespacedLease({ name: this.nodeName, namespace: 'kube-node-lease', body })
+      .catch(() => this.coordination.createNamespacedLease({ namespace: 'kube-node-lease', body }));
+  }
+
+  private async watchPods(): Promise<void> {
+    const watch = new Watch(this.kubeConfig);
+    const onEvent = (type: string, pod: V1Pod) => {
+      if (type === 'DELETED') return;
+      void this.handle(pod).catch((error: { code?: number }) => {
+        if (error.code !== 404) console.error('test kubelet:', error);
+      });
+    };
+    this.watchAbort = await watch.watch(
+      '/api/v1/pods',
+      { labelSelector: 'app.kubernetes.io/managed-by=closedpaw' },
+      onEvent,
+      () => {
+        if (this.watchAbort?.signal.aborted) return;
+        void this.watchPods();
+      },
+    );
+  }
+
+  private async handle(pod: V1Pod): Promise<void> {
+    const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+    const uid = pod.metadata!.uid!;
+    this.seen.set(key, pod);
+    if (pod.metadata?.deletionTimestamp) {
+      await this.core.deleteNamespacedPod({
+        name: pod.metadata.name!,
+        namespace: pod.metadata.namespace!,
+        body: { gracePeriodSeconds: 0, preconditions: { uid } },
+      });
+      return;
+    }
+    if (this.handled.get(key) === uid) return;
+    this.handled.set(key, uid);
+    if (!pod.spec?.nodeName) {
+      await this.core.createNamespacedPodBinding({
+        name: pod.metadata!.name!,
+        namespace: pod.metadata!.namespace!,
+        body: {
+          metadata: { name: pod.metadata!.name! },
+          target: { apiVersion: 'v1', kind: 'Node', name: this.nodeName },
+        },
+      });
+    }
+    await this.apply(pod, this.behave(pod));
+  }
+
+  private async apply(pod: V1Pod, script: PodScript): Promise<void> {
+    const { name, namespace } = pod.metadata as { name: string; namespace: string };
+    const now = new Date();
+    const container = pod.spec!.containers[0]!;
+    const base = { name: container.name, image: container.image!, imageID: '', restartCount: 0 };
+    const running = { ...base, ready: true, started: true, state: { running: { startedAt: now } } };
+    const terminated = (exitCode: number, reason: string, message?: string) => ({
+      ...base,
+      ready: false,
+      started: false,
+      state: {
+        terminated: { exitCode, reason, startedAt: now, finishedAt: now, ...(message ? { message } : {}) },
+      },
+    });
+    let status: Record<string, unknown>;
+    switch (script.kind) {
+      case 'run':
+        status = {
+          phase: 'Running',
+          startTime: now,
+          hostIP: '127.0.0.1',
+          podIP: '10.244.0.10',
+          containerStatuses: [running],
+        };
+        break;
+      case 'succeed':
+        this.logs.set(`${namespace}/${name}`, script.log);
+        status = { phase: 'Succeeded', startTime: now, containerStatuses: [terminated(0, 'Completed')] };
+        break;
+      case 'fail':
+        this.logs.set(`${namespace}/${name}`, script.log ?? '');
+        status = {
+          phase: 'Failed',
+          startTime: now,
+          containerStatuses: [terminated(script.exitCode, 'Error', script.message)],
+        };
+        break;
+      case 'deadline':
+        status = {
+          phase: 'Failed',
+          reason: 'DeadlineExceeded',
+          message: `Pod was active on the node longer than the specified deadline`,
+          startTime: now,
+          containerStatuses: [terminated(137, 'DeadlineExceeded')],
+        };
+        break;
+    }
+    await this.core.patchNamespacedPodStatus({ name, namespace, body: { status } }, mergePatch);
+  }
+}

@@ -4,12 +4,11 @@
  * service accounts), started as detached processes whose pids live in
  * `<dir>/state.json` so a later command can reuse or stop them.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { binaries, ensureBinaries } from './binaries.ts';
 import { createPki, type Pki, pkiPaths } from './certs.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
@@ -167,22 +166,37 @@ async function startControllerManager(state: ClusterState, pki: Pki): Promise<vo
   );
 }
 
-/** kubectl with the cluster's admin kubeconfig. */
-export async function kubectl(state: Pick<ClusterState, 'kubeconfig'>, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await promisify(execFile)(binaries.kubectl, args, {
-      env: { ...process.env, KUBECONFIG: state.kubeconfig },
+/** kubectl with the cluster's admin kubeconfig; `input` goes to its stdin. */
+export async function kubectl(
+  state: Pick<ClusterState, 'kubeconfig'>,
+  args: string[],
+  input?: string,
+): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(binaries.kubectl, args, { env: { ...process.env, KUBECONFIG: state.kubeconfig } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
     });
-    return stdout;
-  } catch (error) {
-    const { stderr, message } = error as { stderr?: string; message: string };
-    throw new Error(`kubectl ${args.join(' ')} failed: ${stderr || message}`);
-  }
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim()}`)),
+    );
+    child.stdin.end(input ?? '');
+  });
 }
 
+/** Applies crds/ (the CRDs and the API-server policies) and waits until the CRDs are Established. */
 export async function installCrds(state: Pick<ClusterState, 'kubeconfig'>): Promise<void> {
   await kubectl(state, ['apply', '--server-side', '--force-conflicts', '-f', CRD_DIR]);
-  await kubectl(state, ['wait', '--for=condition=Established', '--timeout=60s', '-f', CRD_DIR]);
+  const crds = (await readdir(CRD_DIR))
+    .filter((f) => f.endsWith('.closedpaw.dev.yaml'))
+    .map((f) => `crd/${f.slice(0, -5)}`);
+  await kubectl(state, ['wait', '--for=condition=Established', '--timeout=60s', ...crds]);
 }
 
 /** Returns the running cluster in `dir`, or undefined when there is none (or it is broken). */

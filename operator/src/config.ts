@@ -11,6 +11,10 @@ const selector = z
   .regex(/^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]+(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]+)*$/, 'expected k=v[,k=v...]')
   .transform((s) => Object.fromEntries(s.split(',').map((pair) => pair.split('=') as [string, string])));
 const ipv4 = z.ipv4();
+const nameList = z
+  .string()
+  .regex(/^[A-Za-z0-9:@._-]+(,[A-Za-z0-9:@._-]+)*$/, 'expected a comma-separated list of names')
+  .transform((s) => s.split(','));
 
 export const envSchema = z.object({
   CLOSEDPAW_OLLAMA_URL: z.url().default('http://ollama.ollama.svc:11434'),
@@ -39,9 +43,20 @@ export const envSchema = z.object({
   CLOSEDPAW_APPROVAL_TTL_SECONDS: z.coerce
     .number()
     .int()
-    .min(30)
+    .min(1)
     .max(7 * 86400)
     .default(1800),
+  CLOSEDPAW_APPROVER_USERS: nameList.optional(),
+  CLOSEDPAW_APPROVER_GROUPS: nameList.optional(),
+  CLOSEDPAW_UI_ADDR: z
+    .string()
+    .regex(
+      /^(127\.0\.0\.1|\[::1\]):\d+$|^off$/,
+      'the approval UI binds to loopback only: 127.0.0.1:PORT, [::1]:PORT or off',
+    )
+    .default('127.0.0.1:7780'),
+  CLOSEDPAW_UI_APPROVER: z.string().min(1).max(253).optional(),
+  CLOSEDPAW_UI_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -70,6 +85,10 @@ export interface OperatorConfig {
   httpHost: string;
   httpPort: number;
   approvalTtlSeconds: number;
+  /** Who may decide approvals; empty means anyone RBAC lets patch them. */
+  approvers: { users: string[]; groups: string[] };
+  /** The local approval UI; undefined when CLOSEDPAW_UI_ADDR=off. */
+  ui?: { host: string; port: number; approver?: string; token?: string };
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -103,7 +122,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpHost,
     httpPort,
     approvalTtlSeconds: e.CLOSEDPAW_APPROVAL_TTL_SECONDS,
+    approvers: { users: e.CLOSEDPAW_APPROVER_USERS ?? [], groups: e.CLOSEDPAW_APPROVER_GROUPS ?? [] },
+    ...(e.CLOSEDPAW_UI_ADDR === 'off' ? {} : { ui: uiConfig(e) }),
     logLevel: e.LOG_LEVEL,
+  };
+}
+
+function uiConfig(e: Env): NonNullable<OperatorConfig['ui']> {
+  const [host, port] = splitHostPort(e.CLOSEDPAW_UI_ADDR);
+  return {
+    host,
+    port,
+    ...(e.CLOSEDPAW_UI_APPROVER ? { approver: e.CLOSEDPAW_UI_APPROVER } : {}),
+    ...(e.CLOSEDPAW_UI_TOKEN ? { token: e.CLOSEDPAW_UI_TOKEN } : {}),
   };
 }
 

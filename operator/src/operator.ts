@@ -4,7 +4,7 @@
  * and by tests that run the operator in-process.
  */
 import type { KubeConfig, V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
 import type { AgentTask, Approval } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
@@ -26,6 +26,8 @@ export interface RunningOperator {
   registry: Registry;
   /** The ops listener's actual port (useful when configured as :0). */
   httpPort: number;
+  /** The approval UI, `http://127.0.0.1:PORT/#token=…`, when it runs. */
+  uiUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startOperator(
 ): Promise<RunningOperator> {
   const audit = hooks.audit ?? NO_AUDIT;
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   const runtimeMetrics = createRuntimeMetrics(registry);
   const domain = createDomainMetrics(registry);
   const client = new ClusterClient(kubeConfig, { writes: domain.apiWrites });
@@ -101,7 +104,14 @@ export async function startOperator(
     runtimeClasses,
     config,
     audit,
-    approvals: createApprovalGate({ client, approvals, audit, ttlSeconds: config.approvalTtlSeconds, now }),
+    approvals: createApprovalGate({
+      client,
+      approvals,
+      audit,
+      ttlSeconds: config.approvalTtlSeconds,
+      approvers: config.approvers,
+      now,
+    }),
     onPhase: (phase) => domain.taskPhaseTransitions.inc({ phase }),
     now,
   });

@@ -7,8 +7,8 @@
  * kube-apiserver proxies `kubectl logs` to. What each pod "does" is scripted
  * by the test through `behave`.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ import {
 
 export type PodScript =
   | { kind: 'run' }
+  /** Run the container's real command in gVisor (`runsc --rootless do`), on the host's node binary. */
+  | { kind: 'gvisor' }
   | { kind: 'succeed'; log: string }
   | { kind: 'fail'; exitCode: number; message?: string; log?: string }
   | { kind: 'deadline' };
@@ -215,6 +217,11 @@ export class TestKubelet {
   }
 
   private async apply(pod: V1Pod, script: PodScript): Promise<void> {
+    if (script.kind === 'gvisor') {
+      await this.apply(pod, { kind: 'run' });
+      await this.apply(pod, await runInGvisor(pod));
+      return;
+    }
     const { name, namespace } = pod.metadata as { name: string; namespace: string };
     const now = new Date();
     const container = pod.spec!.containers[0]!;
@@ -230,6 +237,7 @@ export class TestKubelet {
     });
     let status: Record<string, unknown>;
     switch (script.kind) {
+      case 'gvisor':
       case 'run':
         status = {
           phase: 'Running',
@@ -262,5 +270,48 @@ export class TestKubelet {
         break;
     }
     await this.core.patchNamespacedPodStatus({ name, namespace, body: { status } }, mergePatch);
+  }
+}
+
+/**
+ * What a gVisor node would do with the pod: its one container's command runs
+ * under `runsc --rootless` with the container's env; the task-spec annotation
+ * is the file the downward-API volume would project, /workspace a temp dir.
+ * Host networking lets it reach the test's Ollama stand-in on loopback
+ * (NetworkPolicy enforcement needs a CNI, which this machine does not run).
+ */
+async function runInGvisor(pod: V1Pod): Promise<PodScript> {
+  const container = pod.spec!.containers[0]!;
+  const dir = await mkdtemp(join(tmpdir(), 'closedpaw-gvisor-'));
+  try {
+    const taskFile = join(dir, 'task.json');
+    await writeFile(taskFile, pod.metadata?.annotations?.['closedpaw.dev/task-spec'] ?? '{}');
+    const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
+    for (const { name, value } of container.env ?? []) {
+      env[name] = value === '/workspace' ? dir : (value ?? '');
+    }
+    env.CLOSEDPAW_TASK_FILE = taskFile;
+    const [command, ...args] = container.command ?? [];
+    const binary = command === 'node' ? process.execPath : command!;
+    const { code, output } = await new Promise<{ code: number; output: string }>((resolve, reject) => {
+      const child = spawn('runsc', ['--rootless', '--network=host', 'do', binary, ...args], {
+        env,
+        cwd: dir,
+      });
+      let output = '';
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+      });
+      child.stderr.on('data', (chunk) => {
+        output += chunk;
+      });
+      child.once('error', reject);
+      child.once('close', (exit) => resolve({ code: exit ?? 1, output }));
+    });
+    return code === 0
+      ? { kind: 'succeed', log: output }
+      : { kind: 'fail', exitCode: code, log: output, message: output.slice(-500) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

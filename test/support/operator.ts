@@ -13,6 +13,7 @@ export function testConfig(namespace: string, env: Record<string, string> = {}):
     CLOSEDPAW_WATCH_NAMESPACE: namespace,
     CLOSEDPAW_LEADER_ELECTION: 'false',
     CLOSEDPAW_HTTP_ADDR: '127.0.0.1:0',
+    CLOSEDPAW_UI_ADDR: 'off',
     CLOSEDPAW_OLLAMA_IP: '127.0.0.1',
     LOG_LEVEL: process.env.CLOSEDPAW_TEST_LOG_LEVEL ?? 'silent',
     ...env,

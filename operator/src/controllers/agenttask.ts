@@ -8,6 +8,7 @@
  * names with the task as controller owner, so a crash at any point never
  * duplicates them and no pod ever exists without its policy.
  */
+import { createHash } from 'node:crypto';
 import type { V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentTaskStatus, TaskPhase } from '../api/agenttask.ts';
@@ -53,6 +54,16 @@ interface Step {
 
 const done: ReconcileResult = {};
 
+/** A digest of a status, ignoring condition timestamps (they differ between equal computations). */
+const comparable = (status: AgentTaskStatus) =>
+  createHash('sha256')
+    .update(JSON.stringify(status, (k, v) => (k === 'lastTransitionTime' ? undefined : v)))
+    .digest('base64');
+
+/** When the sandbox started: the pod's creation time, so every reconcile computes the same value. */
+const podStartTime = (pod: V1Pod, fallback: Date) =>
+  new Date(pod.metadata?.creationTimestamp ?? fallback).toISOString();
+
 const sandboxCreated = (task: AgentTask): ConditionInput => ({
   type: 'SandboxCreated',
   status: 'True',
@@ -62,6 +73,9 @@ const sandboxCreated = (task: AgentTask): ConditionInput => ({
 
 export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
   const now = deps.now ?? (() => new Date());
+
+  /** The status each task was last patched to (uid-qualified), ignoring condition timestamps. */
+  const lastWritten = new Map<string, string>();
 
   /** Children we created but the cache has not shown yet: never create them twice. */
   const expected = new Map<string, number>();
@@ -101,8 +115,13 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
       ...(merged ? { conditions: merged } : {}),
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
     };
-    if (JSON.stringify(next) === JSON.stringify(task.status ?? {})) return;
+    const key = `${task.metadata.namespace}/${task.metadata.name}`;
+    const wanted = comparable(next);
+    // The cache may not show our last write yet: writing the same status again would be a wasted write.
+    if (wanted === comparable(task.status ?? {}) || lastWritten.get(key) === `${task.metadata.uid}:${wanted}`)
+      return;
     step.task = await deps.client.patchTaskStatus(task, next);
+    lastWritten.set(key, `${task.metadata.uid}:${wanted}`);
     if (next.phase && next.phase !== task.status?.phase) deps.onPhase?.(next.phase);
   }
 
@@ -139,26 +158,26 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
     return done;
   }
 
-  async function finalize(step: Step): Promise<ReconcileResult> {
-    const { task } = step;
-    const finalizers = task.metadata.finalizers ?? [];
-    if (!finalizers.includes(FINALIZER)) return done;
-    const { child: pod } = owned(deps.pods, task, podName(task));
-    if (pod) {
-      if (!pod.metadata?.deletionTimestamp) {
-        await deps.client
-          .deletePod(pod.metadata!.namespace!, pod.metadata!.name!, pod.metadata!.uid!)
-          .catch((error: unknown) => {
-            if (!isNotFound(error)) throw error;
-          });
-      }
+  /**
+   * After the task is gone (or going), garbage collection removes its pod and
+   * policy. The policy carries a finalizer so it outlives the pod: released
+   * here only once the pod is gone, after the deletion is audited.
+   */
+  async function releasePolicy(key: string, logger: Logger): Promise<ReconcileResult> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const childName = `${name}-agent`;
+    const policy = deps.policies.get(`${namespace}/${childName}`);
+    if (!policy?.metadata?.deletionTimestamp || !policy.metadata.finalizers?.includes(FINALIZER)) return done;
+    const ownerUid = policy.metadata.ownerReferences?.find((ref) => ref.controller)?.uid;
+    const pod = deps.pods.get(`${namespace}/${childName}`);
+    if (pod && pod.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid === ownerUid) {
       return { requeueAfterMs: 1000 };
     }
-    deps.audit.deleted(task);
-    await deps.client.setTaskFinalizers(
-      task,
-      finalizers.filter((f) => f !== FINALIZER),
-    );
+    deps.audit.deleted({ namespace, name, uid: ownerUid ?? '' });
+    await deps.client.removeNetworkPolicyFinalizer(policy, FINALIZER).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
+    logger.info({ policy: childName }, 'sandbox torn down: pod gone, policy released');
     return done;
   }
 
@@ -179,13 +198,19 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
     return true;
   }
 
-  async function startSandbox(step: Step): Promise<ReconcileResult> {
+  /** `pending` status changes and conditions ride along with this step's status write. */
+  async function startSandbox(
+    step: Step,
+    pending: Partial<AgentTaskStatus>,
+    conditions: ConditionInput[],
+  ): Promise<ReconcileResult> {
     const { task } = step;
     const runtimeClass = task.spec.runtimeClassName;
     if (!deps.runtimeClasses.get(runtimeClass)) {
       const already = findCondition(task.status?.conditions, 'RuntimeClassAvailable')?.status === 'False';
       const message = `RuntimeClass ${runtimeClass} does not exist: no pod is created without a sandbox runtime`;
-      await writeStatus(step, { phase: 'Pending' }, [
+      await writeStatus(step, { ...pending, phase: 'Pending' }, [
+        ...conditions,
         { type: 'RuntimeClassAvailable', status: 'False', reason: 'RuntimeClassNotFound', message },
       ]);
       if (!already) await event(step, { type: 'Warning', reason: 'RuntimeClassNotFound', message });
@@ -194,8 +219,9 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
     if (!(await ensureNetworkPolicy(step))) return { requeueAfterMs: 1000 };
     const pod = buildPod(task, deps.config);
     const key = `${task.metadata.namespace}/${pod.metadata!.name}`;
+    let created: V1Pod = pod;
     try {
-      await deps.client.createPod(pod);
+      created = await deps.client.createPod(pod);
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
     }
@@ -203,8 +229,9 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
     deps.audit.podCreated(task, pod.metadata!.name!);
     await writeStatus(
       step,
-      { phase: 'Running', podName: pod.metadata!.name!, startTime: now().toISOString() },
+      { ...pending, phase: 'Running', podName: pod.metadata!.name!, startTime: podStartTime(created, now()) },
       [
+        ...conditions,
         {
           type: 'RuntimeClassAvailable',
           status: 'True',
@@ -237,7 +264,7 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
       case 'running':
         break;
     }
-    const startTime = task.status?.startTime ?? now().toISOString();
+    const startTime = task.status?.startTime ?? podStartTime(pod, now());
     await writeStatus(step, { phase: 'Running', podName: pod.metadata!.name!, startTime }, [
       sandboxCreated(task),
     ]);
@@ -293,39 +320,35 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
         `pod ${task.status.podName} disappeared before it finished`,
       );
     }
+    if (!task.status?.phase) deps.audit.admitted(task);
     const risk = rateRisk(task.spec);
-    if (JSON.stringify(risk) !== JSON.stringify(task.status?.risk)) {
-      await writeStatus(step, { risk, phase: task.status?.phase ?? 'Pending' });
-      deps.audit.riskRated(step.task, risk);
-    }
-    if (needsApproval(risk)) {
-      const gate = await deps.approvals.check(step, risk);
-      if (gate.verdict !== 'approved') {
-        if (gate.verdict === 'denied') return await finish(step, gate.phase, gate.reason, gate.message);
-        await writeStatus(step, { phase: 'AwaitingApproval', approvalRef: { name: gate.approvalName } }, [
-          { type: 'Approved', status: 'Unknown', reason: 'AwaitingApproval', message: gate.message },
+    if (JSON.stringify(risk) !== JSON.stringify(task.status?.risk)) deps.audit.riskRated(task, risk);
+    if (!needsApproval(risk)) return await startSandbox(step, { risk }, []);
+    const gate = await deps.approvals.check(step, risk);
+    switch (gate.verdict) {
+      case 'approved':
+        return await startSandbox(step, { risk }, [
+          { type: 'Approved', status: 'True', reason: 'Approved', message: gate.message },
         ]);
+      case 'denied':
+        return await finish(step, gate.phase, gate.reason, gate.message, { risk });
+      case 'pending':
+        await writeStatus(
+          step,
+          { risk, phase: 'AwaitingApproval', approvalRef: { name: gate.approvalName } },
+          [{ type: 'Approved', status: 'Unknown', reason: 'AwaitingApproval', message: gate.message }],
+        );
         return gate.requeueAfterMs !== undefined ? { requeueAfterMs: gate.requeueAfterMs } : done;
-      }
-      await writeStatus(step, {}, [
-        { type: 'Approved', status: 'True', reason: 'Approved', message: gate.message },
-      ]);
     }
-    return await startSandbox(step);
   }
 
   return async (key, ctx) => {
     const cached = deps.tasks.get(key);
-    if (!cached) return done;
-    const step: Step = { task: cached, logger: ctx.logger };
-    if (cached.metadata.deletionTimestamp) return await finalize(step);
-    if (!(cached.metadata.finalizers ?? []).includes(FINALIZER)) {
-      step.task = await deps.client.setTaskFinalizers(cached, [
-        ...(cached.metadata.finalizers ?? []),
-        FINALIZER,
-      ]);
-      deps.audit.admitted(step.task);
+    if (!cached || cached.metadata.deletionTimestamp) {
+      lastWritten.delete(key);
+      return await releasePolicy(key, ctx.logger);
     }
+    const step: Step = { task: cached, logger: ctx.logger };
     if (TERMINAL_PHASES.includes(step.task.status?.phase as TaskPhase)) return await afterFinished(step);
     const { child: pod, foreign } = owned(deps.pods, step.task, podName(step.task));
     if (foreign) return { requeueAfterMs: 1000 };

@@ -4,6 +4,8 @@
  * Approval and supersedes the old one. No decision by `expiresAt` is a denial.
  * A decision counts only if the operator observes it before it expires.
  */
+
+import type { ApprovalSpec } from '../api/approval.ts';
 import type { Risk } from '../api/common.ts';
 import { API_VERSION, APPROVAL } from '../api/meta.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
@@ -28,6 +30,7 @@ export interface ApprovalGateDeps {
   approvals: Informer<Approval>;
   audit: TaskAudit;
   ttlSeconds: number;
+  approvers: { users: string[]; groups: string[] };
   now: () => Date;
 }
 
@@ -35,18 +38,37 @@ export interface ApprovalGateDeps {
 export const approvalName = (task: AgentTask, digest: string) =>
   `${task.metadata.name}-${digest.slice(7, 17)}`;
 
-/** Only an Approval the operator made for exactly this task and digest counts. */
-function isOwnApproval(approval: Approval, task: AgentTask, digest: string): boolean {
+/** spec.approvers as the operator writes it: absent when nobody is configured. */
+function approversSpec(approvers: ApprovalGateDeps['approvers']): ApprovalSpec['approvers'] {
+  if (approvers.users.length === 0 && approvers.groups.length === 0) return undefined;
+  return {
+    ...(approvers.users.length > 0 ? { users: approvers.users } : {}),
+    ...(approvers.groups.length > 0 ? { groups: approvers.groups } : {}),
+  };
+}
+
+/**
+ * Only an Approval the operator made for exactly this task, digest and
+ * approver list counts: one created by anybody else is ignored.
+ */
+function isOwnApproval(
+  approval: Approval,
+  task: AgentTask,
+  digest: string,
+  approvers: ApprovalSpec['approvers'],
+): boolean {
   const owner = approval.metadata.ownerReferences?.find((ref) => ref.controller);
   return (
     owner?.uid === task.metadata.uid &&
     approval.spec.taskRef.uid === task.metadata.uid &&
-    approval.spec.taskDigest === digest
+    approval.spec.taskDigest === digest &&
+    JSON.stringify(approval.spec.approvers ?? null) === JSON.stringify(approvers ?? null)
   );
 }
 
 export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
   const requested = new Set<string>();
+  const approvers = approversSpec(deps.approvers);
 
   function approvalsOf(task: AgentTask): Approval[] {
     return deps.approvals
@@ -127,7 +149,7 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
       const name = approvalName(task, digest);
       await supersedeOthers(task, digest);
       const approval = deps.approvals.get(`${task.metadata.namespace}/${name}`);
-      if (!approval || !isOwnApproval(approval, task, digest)) {
+      if (!approval || !isOwnApproval(approval, task, digest, approvers)) {
         if (requested.has(`${task.metadata.namespace}/${name}`)) {
           return { verdict: 'pending', approvalName: name, message: `waiting for Approval ${name}` };
         }

@@ -10,7 +10,8 @@ export interface TaskAudit {
   approvalDecided(task: AgentTask, approval: Approval, state: 'Approved' | 'Denied' | 'Expired'): void;
   podCreated(task: AgentTask, podName: string): void;
   finished(task: AgentTask, phase: TaskPhase, reason: string, resultSha256?: string): void;
-  deleted(task: AgentTask): void;
+  /** The task is gone and its sandbox torn down (the task object itself may no longer exist). */
+  deleted(ref: { namespace: string; name: string; uid: string }): void;
 }
 
 export const NO_AUDIT: TaskAudit = {

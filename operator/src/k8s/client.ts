@@ -98,17 +98,23 @@ export class ClusterClient {
     )) as AgentTask;
   }
 
-  /** Sets metadata.finalizers with a resourceVersion test, so a concurrent change is a conflict, not a loss. */
-  async setTaskFinalizers(task: AgentTask, finalizers: string[]): Promise<AgentTask> {
-    this.count('patch', 'agenttasks');
+  /** Drops one finalizer, with a resourceVersion test so a concurrent change is a conflict, not a loss. */
+  async removeNetworkPolicyFinalizer(policy: V1NetworkPolicy, finalizer: string): Promise<void> {
+    this.count('patch', 'networkpolicies');
+    const finalizers = (policy.metadata?.finalizers ?? []).filter((f) => f !== finalizer);
     const body = [
-      { op: 'test', path: '/metadata/resourceVersion', value: task.metadata.resourceVersion },
-      { op: 'add', path: '/metadata/finalizers', value: finalizers },
+      { op: 'test', path: '/metadata/resourceVersion', value: policy.metadata!.resourceVersion },
+      { op: 'replace', path: '/metadata/finalizers', value: finalizers },
     ];
-    return (await this.custom.patchNamespacedCustomObject(
-      { ...taskPath(task), body, fieldManager: FIELD_MANAGER },
+    await this.networking.patchNamespacedNetworkPolicy(
+      {
+        namespace: policy.metadata!.namespace!,
+        name: policy.metadata!.name!,
+        body,
+        fieldManager: FIELD_MANAGER,
+      },
       jsonPatch,
-    )) as AgentTask;
+    );
   }
 
   async deleteTask(task: AgentTask): Promise<void> {
@@ -147,6 +153,32 @@ export class ClusterClient {
         fieldManager: FIELD_MANAGER,
       },
       mergePatch,
+    )) as Approval;
+  }
+
+  /**
+   * Writes spec.decision *as* `user` (Impersonate-User), so the API server's
+   * admission policy checks and records the human, not the operator.
+   */
+  async decideApproval(
+    namespace: string,
+    name: string,
+    user: string,
+    decision: { verdict: 'Approved' | 'Denied'; reason?: string },
+  ): Promise<Approval> {
+    this.count('patch', 'approvals');
+    const body = { spec: { decision: { ...decision, decidedBy: user } } };
+    return (await this.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: APPROVAL.plural,
+        name,
+        body,
+        fieldManager: 'closedpaw-ui',
+      },
+      setHeaderOptions('Impersonate-User', user, mergePatch),
     )) as Approval;
   }
 

@@ -7,7 +7,8 @@ export const LABEL_TASK = `${GROUP}/task`;
 export const LABEL_TASK_UID = `${GROUP}/task-uid`;
 export const LABEL_ROLE = `${GROUP}/role`;
 export const ANNOTATION_TASK_SPEC = `${GROUP}/task-spec`;
-export const FINALIZER = `${GROUP}/cleanup`;
+/** On the NetworkPolicy: it may go only after the pod it guards is gone. */
+export const FINALIZER = `${GROUP}/sandbox-teardown`;
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'closedpaw' } as const;
 
 export const podName = (task: AgentTask) => `${task.metadata.name}-agent`;

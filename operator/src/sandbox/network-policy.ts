@@ -5,7 +5,13 @@
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule } from '@kubernetes/client-node';
 import type { AgentTask } from '../api/types.ts';
 import type { OllamaEgress } from '../config.ts';
-import { childLabels, controllerReference, networkPolicyName, podSelectorLabels } from './names.ts';
+import {
+  childLabels,
+  controllerReference,
+  FINALIZER,
+  networkPolicyName,
+  podSelectorLabels,
+} from './names.ts';
 
 export interface NetworkPolicyConfig {
   ollama: OllamaEgress;
@@ -48,6 +54,7 @@ export function buildNetworkPolicy(task: AgentTask, config: NetworkPolicyConfig)
       namespace: task.metadata.namespace!,
       labels: childLabels(task),
       ownerReferences: [controllerReference(task)],
+      finalizers: [FINALIZER],
     },
     spec: {
       podSelector: { matchLabels: podSelectorLabels(task) },

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { agentTaskSpecSchema } from '../api/agenttask.ts';
+import { canonicalSpecJson, specDigest } from './digest.ts';
+import { needsApproval, rateRisk } from './risk.ts';
+
+const spec = (extra: Record<string, unknown> = {}) =>
+  agentTaskSpecSchema.parse({ prompt: 'p', model: 'm', ...extra });
+
+describe('rateRisk', () => {
+  const cases: Array<[string, Record<string, unknown>, string[], string, RegExp]> = [
+    ['read-only tools', { tools: ['fs.read', 'fs.list'] }, [], 'low', /read-only/],
+    ['no tools', {}, [], 'low', /no screening flags/],
+    ['shell', { tools: ['shell'] }, [], 'critical', /tool shell requested/],
+    ['fs.write', { tools: ['fs.write'] }, [], 'critical', /tool fs\.write requested/],
+    ['approval required', { approval: 'required' }, [], 'critical', /approval: required/],
+    ['screening flag', {}, ['prompt injection suspected'], 'high', /screening: prompt injection suspected/],
+    ['long timeout', { timeoutSeconds: 7200 }, [], 'high', /long-running/],
+    ['screening cannot lower critical', { tools: ['shell'] }, ['x'], 'critical', /screening: x/],
+  ];
+  for (const [name, extra, flags, level, reason] of cases) {
+    test(name, () => {
+      const risk = rateRisk(spec(extra), { flags });
+      assert.equal(risk.level, level);
+      assert.match(risk.reasons.join('; '), reason);
+      assert.equal(needsApproval(risk), level === 'critical');
+    });
+  }
+});
+
+describe('spec digest', () => {
+  test('is stable under key order, defaults and tool order', () => {
+    const a = spec({ tools: ['shell', 'fs.read'], timeoutSeconds: 600 });
+    const b = agentTaskSpecSchema.parse({ tools: ['fs.read', 'shell'], model: 'm', prompt: 'p' });
+    assert.equal(specDigest(a), specDigest(b));
+    assert.match(specDigest(a), /^sha256:[a-f0-9]{64}$/);
+  });
+  test('changes with any field', () => {
+    const base = specDigest(spec());
+    for (const extra of [
+      { prompt: 'q' },
+      { model: 'n' },
+      { tools: ['shell'] },
+      { timeoutSeconds: 1 },
+      { resources: { cpu: '1' } },
+    ]) {
+      assert.notEqual(specDigest(spec(extra)), base, JSON.stringify(extra));
+    }
+  });
+  test('canonical JSON sorts keys', () => {
+    assert.match(
+      canonicalSpecJson(spec()),
+      /^\{"approval":"auto","model":"m","prompt":"p","resources":\{"cpu"/,
+    );
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The operator's side of approvals against the real API server: a critical
+ * task waits with no pod; a decision written through the API (as the admin
+ * user here; the UI and CLI tests cover the other paths) lets it run or ends
+ * it; expiry is a denial; an edit voids an approval that was not yet acted on.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { RunningOperator } from '../operator/src/operator.ts';
+import { createTestNamespace, deleteNamespace, kubeConfig, kubectl } from './support/kube.ts';
+import { TestKubelet } from './support/kubelet.ts';
+import { ensureRuntimeClass, runOperator, Tasks, waitUntil } from './support/operator.ts';
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const ADMIN = 'closedpaw-admin';
+let ns = '';
+let tasks: Tasks;
+let operator: RunningOperator | undefined;
+let kubelet: TestKubelet;
+
+before(async () => {
+  ns = await createTestNamespace('approval-flow');
+  tasks = new Tasks(kc, ns);
+  await ensureRuntimeClass(kc, 'gvisor', 'runsc');
+  kubelet = new TestKubelet(kc, `node-${ns}`);
+  await kubelet.start();
+  operator = await runOperator(kc, ns);
+});
+
+after(async () => {
+  await operator?.stop();
+  await kubelet.stop();
+  await deleteNamespace(ns);
+});
+
+const podExists = (name: string) =>
+  core.readNamespacedPod({ namespace: ns, name }).then(
+    () => true,
+    () => false,
+  );
+
+async function decide(approval: string, verdict: 'Approved' | 'Denied', reason: string) {
+  const result = await kubectl([
+    'patch',
+    'approval',
+    approval,
+    '-n',
+    ns,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { decision: { verdict, decidedBy: ADMIN, reason } } }),
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+async function awaitingApproval(name: string): Promise<string> {
+  const task = await tasks.waitForPhase(name, 'AwaitingApproval');
+  assert.equal(await podExists(`${name}-agent`), false, 'no pod while the approval is pending');
+  return task.status!.approvalRef!.name;
+}
+
+describe('decisions', () => {
+  test('Approved → the pod is created, and the approval records who decided', async () => {
+    await tasks.create('approve-me', { tools: ['shell'] });
+    const approval = await awaitingApproval('approve-me');
+    await decide(approval, 'Approved', 'checked the prompt');
+    const running = await tasks.waitForPhase('approve-me', 'Running');
+    assert.equal(running.status?.conditions?.find((c) => c.type === 'Approved')?.status, 'True');
+    assert.ok(await podExists('approve-me-agent'));
+    const state = (await tasks.listApprovals()).find((a) => a.metadata.name === approval)?.status;
+    assert.equal(state?.state, 'Approved');
+    assert.equal(state?.decidedBy, ADMIN);
+    assert.ok(state?.decidedAt);
+  });
+
+  test('Denied → the task ends Denied and no pod ever exists', async () => {
+    await tasks.create('deny-me', { approval: 'required' });
+    const approval = await awaitingApproval('deny-me');
+    await decide(approval, 'Denied', 'not today');
+    const denied = await tasks.waitForPhase('deny-me', 'Denied');
+    assert.match(
+      denied.status?.conditions?.find((c) => c.type === 'Failed')?.message ?? '',
+      /denied by closedpaw-admin: not today/,
+    );
+    assert.equal(await podExists('deny-me-agent'), false);
+  });
+
+  test('an edit after approval voids it: the old approval is superseded, a new one is pending, no pod', async () => {
+    await tasks.create('edit-me', { tools: ['fs.write'] });
+    const first = await awaitingApproval('edit-me');
+    await operator!.stop(); // the human approves while the operator is away, then the task changes
+    operator = undefined;
+    await decide(first, 'Approved', 'fine as written');
+    const edit = await kubectl([
+      'patch',
+      'agenttask',
+      'edit-me',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"spec":{"prompt":"Also delete /workspace/important."}}',
+    ]);
+    assert.equal(edit.code, 0, edit.stderr);
+    operator = await runOperator(kc, ns);
+    const task = await tasks.waitFor('edit-me', 'a new approval', (t) =>
+      Boolean(t?.status?.approvalRef && t.status.approvalRef.name !== first),
+    );
+    assert.equal(task?.status?.phase, 'AwaitingApproval');
+    await waitUntil('the old approval superseded', async () =>
+      (await tasks.listApprovals()).some(
+        (a) => a.metadata.name === first && a.status?.state === 'Superseded',
+      ),
+    );
+    const second = (await tasks.listApprovals()).find(
+      (a) => a.metadata.name === task?.status?.approvalRef?.name,
+    );
+    assert.equal(second?.status?.state, 'Pending');
+    assert.notEqual(
+      second?.spec.taskDigest,
+      (await tasks.listApprovals()).find((a) => a.metadata.name === first)?.spec.taskDigest,
+    );
+    assert.equal(await podExists('edit-me-agent'), false);
+  });
+});
+
+describe('expiry', () => {
+  let expiryNs = '';
+  let shortLived: RunningOperator;
+
+  before(async () => {
+    expiryNs = await createTestNamespace('approval-expiry');
+    shortLived = await runOperator(kc, expiryNs, { CLOSEDPAW_APPROVAL_TTL_SECONDS: '2' });
+  });
+  after(async () => {
+    await shortLived.stop();
+    await deleteNamespace(expiryNs);
+  });
+
+  test('no decision before expiresAt counts as a denial: phase Expired, no pod', async () => {
+    const expiring = new Tasks(kc, expiryNs);
+    await expiring.create('forgotten', { tools: ['shell'] });
+    const task = await expiring.waitForPhase('forgotten', 'Expired', 30_000);
+    assert.equal(task.status?.conditions?.find((c) => c.type === 'Failed')?.reason, 'ApprovalExpired');
+    const approval = (await expiring.listApprovals())[0];
+    assert.equal(approval?.status?.state, 'Expired');
+    const late = await kubectl([
+      'patch',
+      'approval',
+      approval!.metadata.name!,
+      '-n',
+      expiryNs,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { decision: { verdict: 'Approved', decidedBy: ADMIN } } }),
+    ]);
+    assert.equal(late.code, 0, 'the API accepts a late decision, but it changes nothing');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal((await expiring.get('forgotten'))?.status?.phase, 'Expired');
+    const pod = await core
+      .readNamespacedPod({ namespace: expiryNs, name: 'forgotten-agent' })
+      .catch(() => undefined);
+    assert.equal(pod, undefined);
+  });
+});

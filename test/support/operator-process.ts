@@ -1,0 +1,86 @@
+/** The operator as a real child process (`node operator/src/main.ts`), for chaos tests and benchmarks. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../hack/cluster/processes.ts';
+
+const MAIN = join(import.meta.dirname, '../../operator/src/main.ts');
+/** The V8 flags `npm run operator` uses (package.json): a small young generation keeps RSS down. */
+const NODE_FLAGS = ['--max-semi-space-size=2'];
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  /** Everything the process wrote, for failure messages. */
+  output(): string;
+  metrics(): Promise<string>;
+  rssMb(): Promise<number>;
+  waitReady(timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startOperatorProcess(env: Record<string, string>): Promise<OperatorProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
+    env: {
+      ...process.env,
+      CLOSEDPAW_HTTP_ADDR: `127.0.0.1:${port}`,
+      CLOSEDPAW_UI_ADDR: 'off',
+      CLOSEDPAW_OLLAMA_IP: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => {
+    output = (output + chunk).slice(-20_000);
+  });
+  child.stderr!.on('data', (chunk) => {
+    output = (output + chunk).slice(-20_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const get = async (path: string) => await fetch(`http://127.0.0.1:${port}${path}`);
+  return {
+    child,
+    pid: child.pid!,
+    port,
+    output: () => output,
+    metrics: async () => await (await get('/metrics')).text(),
+    rssMb: async () => {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+      return kb / 1024;
+    },
+    waitReady: async (timeoutMs = 60_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`operator exited (${child.exitCode}):\n${output}`);
+        if (
+          await get('/readyz').then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          return;
+        await sleep(50);
+      }
+      throw new Error(`operator not ready after ${timeoutMs} ms:\n${output}`);
+    },
+    kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Sums a Prometheus counter across label sets, e.g. closedpaw_api_writes_total. */
+export function sumMetric(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').at(-1));
+  }
+  return sum;
+}

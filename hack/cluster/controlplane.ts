@@ -242,9 +242,18 @@ export async function stopCluster(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Stops and restarts only kube-apiserver, on the same port (for restart-survival tests). */
-export async function restartApiServer(state: ClusterState): Promise<void> {
+/** Stops only kube-apiserver (etcd keeps running), for restart-survival tests. */
+export async function stopApiServer(state: ClusterState): Promise<void> {
   const pid = state.pids['kube-apiserver'];
   if (pid !== undefined) await stopProcess(pid);
+}
+
+/** Starts kube-apiserver again on the same port with the same certificates. */
+export async function resumeApiServer(state: ClusterState): Promise<void> {
   await startApiServer(state, pkiPaths(join(state.dir, 'pki')));
+}
+
+export async function restartApiServer(state: ClusterState): Promise<void> {
+  await stopApiServer(state);
+  await resumeApiServer(state);
 }

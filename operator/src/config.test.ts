@@ -27,3 +27,10 @@ for (const [env, message] of bad) {
     );
   });
 }
+
+test('a renew deadline not below the lease duration is refused, naming both variables', () => {
+  assert.throws(
+    () => loadConfig({ CLOSEDPAW_LEASE_DURATION_SECONDS: '5', CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS: '5' }),
+    /CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS must be less than CLOSEDPAW_LEASE_DURATION_SECONDS/,
+  );
+});

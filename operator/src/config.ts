@@ -36,6 +36,9 @@ export const envSchema = z.object({
   CLOSEDPAW_LEADER_ELECTION: boolean.default(true),
   CLOSEDPAW_LEASE_NAMESPACE: z.string().min(1).default('closedpaw-system'),
   CLOSEDPAW_POD_NAME: z.string().optional(),
+  CLOSEDPAW_LEASE_DURATION_SECONDS: z.coerce.number().int().min(2).max(300).default(15),
+  CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS: z.coerce.number().int().min(1).max(299).default(10),
+  CLOSEDPAW_LEASE_RETRY_PERIOD_SECONDS: z.coerce.number().int().min(1).max(60).default(2),
   CLOSEDPAW_HTTP_ADDR: z
     .string()
     .regex(/^[0-9.]+:\d+$|^\[[0-9a-f:]+\]:\d+$/, 'expected host:port')
@@ -81,6 +84,8 @@ export interface OperatorConfig {
   workers: number;
   leaderElection: boolean;
   leaseNamespace: string;
+  /** controller-runtime's defaults: 15 s lease, 10 s renew deadline, 2 s retry. */
+  lease: { durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   identity: string;
   httpHost: string;
   httpPort: number;
@@ -101,6 +106,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS >= e.CLOSEDPAW_LEASE_DURATION_SECONDS) {
+    throw new ConfigError(
+      'invalid configuration:\n  CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS must be less than CLOSEDPAW_LEASE_DURATION_SECONDS',
+    );
+  }
   const [httpHost, httpPort] = splitHostPort(e.CLOSEDPAW_HTTP_ADDR);
   return {
     ollamaUrl: e.CLOSEDPAW_OLLAMA_URL,
@@ -118,6 +128,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workers: e.CLOSEDPAW_WORKERS,
     leaderElection: e.CLOSEDPAW_LEADER_ELECTION,
     leaseNamespace: e.CLOSEDPAW_LEASE_NAMESPACE,
+    lease: {
+      durationMs: e.CLOSEDPAW_LEASE_DURATION_SECONDS * 1000,
+      renewDeadlineMs: e.CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS * 1000,
+      retryPeriodMs: e.CLOSEDPAW_LEASE_RETRY_PERIOD_SECONDS * 1000,
+    },
     identity: e.CLOSEDPAW_POD_NAME ?? `closedpaw-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     httpHost,
     httpPort,

@@ -73,7 +73,7 @@ export async function startOperator(
       path,
       resyncMs: 10 * 60_000,
       staleAfterMs: 5 * 60_000,
-      logger: logger.child({ informer: name }),
+      logger,
       ...(labelSelector ? { labelSelector } : {}),
     });
   const tasks = informer<AgentTask & KubeObject>(
@@ -152,6 +152,9 @@ export async function startOperator(
       namespace: config.leaseNamespace,
       name: 'closedpaw-operator',
       identity: config.identity,
+      leaseDurationMs: config.lease.durationMs,
+      renewDeadlineMs: config.lease.renewDeadlineMs,
+      retryPeriodMs: config.lease.retryPeriodMs,
       logger: logger.child({ component: 'leader' }),
       leaderGauge: runtimeMetrics.leader,
       onStartedLeading: () => manager.start(),

@@ -237,7 +237,6 @@ export class TestKubelet {
     });
     let status: Record<string, unknown>;
     switch (script.kind) {
-      case 'gvisor':
       case 'run':
         status = {
           phase: 'Running',

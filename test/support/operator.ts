@@ -2,10 +2,11 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CustomObjectsApi, type KubeConfig, NodeV1Api } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from '../../operator/src/api/meta.ts';
 import type { AgentTask, Approval } from '../../operator/src/api/types.ts';
 import { loadConfig, type OperatorConfig } from '../../operator/src/config.ts';
-import { createLogger } from '../../operator/src/logger.ts';
+import { createLogger, type Logger } from '../../operator/src/logger.ts';
 import { type OperatorHooks, type RunningOperator, startOperator } from '../../operator/src/operator.ts';
 
 export function testConfig(namespace: string, env: Record<string, string> = {}): OperatorConfig {
@@ -25,9 +26,17 @@ export async function runOperator(
   namespace: string,
   env: Record<string, string> = {},
   hooks: OperatorHooks = {},
+  logger?: Logger,
 ): Promise<RunningOperator> {
   const config = testConfig(namespace, env);
-  return await startOperator(config, kubeConfig, createLogger(config.logLevel), hooks);
+  return await startOperator(config, kubeConfig, logger ?? createLogger(config.logLevel), hooks);
+}
+
+/** A JSON logger whose lines the test can read. */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+  return { logger, lines };
 }
 
 /** Creates a RuntimeClass if it is missing (they are cluster-scoped and shared by test files). */

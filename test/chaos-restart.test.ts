@@ -1,0 +1,119 @@
+/**
+ * Restart chaos: while 100 tasks reconcile, the operator process is SIGKILLed
+ * at random moments (≥ 5 times) and restarted. Every task must end with
+ * exactly one Pod and one NetworkPolicy — none lost, none duplicated — and no
+ * pod may ever exist without its policy (checked the moment each pod appears).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api, NetworkingV1Api, type V1Pod, Watch } from '@kubernetes/client-node';
+import { createTestNamespace, deleteNamespace, kubeConfig } from './support/kube.ts';
+import { TestKubelet } from './support/kubelet.ts';
+import { ensureRuntimeClass, Tasks, waitUntil } from './support/operator.ts';
+import { type OperatorProcess, startOperatorProcess } from './support/operator-process.ts';
+
+const TASKS = 100;
+const KILLS = 6;
+const kc = kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const networking = kc.makeApiClient(NetworkingV1Api);
+let ns = '';
+let kubelet: TestKubelet;
+let operator: OperatorProcess | undefined;
+let stopWatch: AbortController | undefined;
+const podUids = new Map<string, Set<string>>();
+const podsWithoutPolicy: string[] = [];
+
+const operatorEnv = () => ({
+  KUBECONFIG: process.env.KUBECONFIG!,
+  CLOSEDPAW_WATCH_NAMESPACE: ns,
+  CLOSEDPAW_LEADER_ELECTION: 'true',
+  CLOSEDPAW_LEASE_NAMESPACE: ns,
+  CLOSEDPAW_LEASE_DURATION_SECONDS: '3',
+  CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS: '2',
+  CLOSEDPAW_LEASE_RETRY_PERIOD_SECONDS: '1',
+  CLOSEDPAW_WORKERS: '4',
+});
+
+before(async () => {
+  ns = await createTestNamespace('chaos');
+  await ensureRuntimeClass(kc, 'gvisor', 'runsc');
+  kubelet = new TestKubelet(kc, `node-${ns}`);
+  await kubelet.start();
+  stopWatch = await new Watch(kc).watch(
+    `/api/v1/namespaces/${ns}/pods`,
+    {},
+    (type: string, pod: V1Pod) => {
+      if (type !== 'ADDED') return;
+      const name = pod.metadata!.name!;
+      const uids = podUids.get(name) ?? new Set<string>();
+      uids.add(pod.metadata!.uid!);
+      podUids.set(name, uids);
+      void networking
+        .readNamespacedNetworkPolicy({ namespace: ns, name })
+        .catch(() => podsWithoutPolicy.push(name));
+    },
+    () => undefined,
+  );
+});
+
+after(async () => {
+  stopWatch?.abort();
+  await operator?.kill('SIGKILL');
+  await kubelet?.stop();
+  await deleteNamespace(ns);
+});
+
+test(`${TASKS} tasks survive ${KILLS} SIGKILLs of the operator: one pod and one policy each, never a pod without its policy`, async () => {
+  const tasks = new Tasks(kc, ns);
+  operator = await startOperatorProcess(operatorEnv());
+  const creating = (async () => {
+    for (let i = 0; i < TASKS; i += 10) {
+      await Promise.all(Array.from({ length: 10 }, (_, j) => tasks.create(`chaos-${i + j}`, {})));
+    }
+  })();
+  for (let kill = 0; kill < KILLS; kill++) {
+    await sleep(200 + Math.random() * 1200);
+    await operator.kill('SIGKILL');
+    operator = await startOperatorProcess(operatorEnv());
+  }
+  await creating;
+
+  const names = Array.from({ length: TASKS }, (_, i) => `chaos-${i}`);
+  await waitUntil(
+    'every task Running',
+    async () => {
+      const list = await Promise.all(names.map((n) => tasks.get(n)));
+      return list.every((t) => t?.status?.phase === 'Running');
+    },
+    120_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}\n--- operator output ---\n${operator?.output()}`);
+  });
+
+  const pods = await core.listNamespacedPod({
+    namespace: ns,
+    labelSelector: 'app.kubernetes.io/managed-by=closedpaw',
+  });
+  const policies = await networking.listNamespacedNetworkPolicy({ namespace: ns });
+  const perTask = (items: Array<{ metadata?: { labels?: Record<string, string> } }>) => {
+    const counts = new Map<string, number>();
+    for (const item of items) {
+      const task = item.metadata?.labels?.['closedpaw.dev/task'] ?? '?';
+      counts.set(task, (counts.get(task) ?? 0) + 1);
+    }
+    return counts;
+  };
+  const podCounts = perTask(pods.items);
+  const policyCounts = perTask(policies.items);
+  for (const name of names) {
+    assert.equal(podCounts.get(name), 1, `${name}: exactly one pod`);
+    assert.equal(policyCounts.get(name), 1, `${name}: exactly one policy`);
+    assert.equal(podUids.get(`${name}-agent`)?.size, 1, `${name}: its pod was created once, never replaced`);
+  }
+  assert.equal(pods.items.length, TASKS);
+  assert.equal(policies.items.length, TASKS);
+  await sleep(500); // let the last policy checks of the watch finish
+  assert.deepEqual(podsWithoutPolicy, [], 'pods that appeared before their NetworkPolicy');
+});

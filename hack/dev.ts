@@ -4,8 +4,10 @@
  * stopped on Ctrl-C). Installs the CRDs and the approval policy, starts the
  * operator with its approval UI, applies the samples, prints what to do next.
  */
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { generateKey } from '../operator/src/audit/index.ts';
 import { loadConfig } from '../operator/src/config.ts';
 import { createLogger } from '../operator/src/logger.ts';
 import { startOperator } from '../operator/src/operator.ts';
@@ -66,13 +68,28 @@ async function prepare(kubeconfig: string): Promise<void> {
   await kubectl({ kubeconfig }, ['apply', '-f', '-'], DEMO_SETUP);
 }
 
+/** A local sealed audit log under .closedpaw/audit, with a key generated on first use. */
+async function auditSettings(): Promise<Record<string, string>> {
+  const dir = join(ROOT, '.closedpaw/audit');
+  const keys = join(dir, 'keys');
+  const existing = await readdir(keys).catch(() => []);
+  if (!existing.some((f) => f.endsWith('.json'))) await generateKey(keys);
+  return {
+    CLOSEDPAW_AUDIT_DIR: join(dir, 'log'),
+    CLOSEDPAW_AUDIT_KEYS_DIR: keys,
+    CLOSEDPAW_AUDIT_CHECKPOINT_DIR: join(dir, 'published'),
+  };
+}
+
 async function main(): Promise<void> {
   const { kubeconfig, ownedDir } = await cluster();
   await prepare(kubeconfig);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfig);
+  const audit = await auditSettings();
   const config = loadConfig({
     ...process.env,
+    ...audit,
     CLOSEDPAW_LEADER_ELECTION: 'false',
     CLOSEDPAW_HTTP_ADDR: process.env.CLOSEDPAW_HTTP_ADDR ?? '127.0.0.1:0',
     CLOSEDPAW_UI_APPROVER: process.env.CLOSEDPAW_UI_APPROVER ?? ADMIN_USER,
@@ -90,6 +107,7 @@ ClosedPaw is running.
   npx closedpaw approve <approval-name> -n ${DEMO_NAMESPACE} --reason "looked at it"
   ${operator.uiUrl ? `approval UI: ${operator.uiUrl}` : 'approval UI: not built (npm run ui:build)'}
   metrics: http://127.0.0.1:${operator.httpPort}/metrics
+  audit:   npx closedpaw audit verify --log .closedpaw/audit/log/audit.log --keys .closedpaw/audit/keys --checkpoints .closedpaw/audit/published
 The embedded control plane has no node or container runtime: pods are created (hardened, in gVisor
 RuntimeClass, behind their NetworkPolicy) but stay Pending. On kind or k3s with gVisor they run.
 Ctrl-C stops everything.`);

@@ -60,6 +60,9 @@ export const envSchema = z.object({
     .default('127.0.0.1:7780'),
   CLOSEDPAW_UI_APPROVER: z.string().min(1).max(253).optional(),
   CLOSEDPAW_UI_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  CLOSEDPAW_AUDIT_DIR: z.string().min(1).optional(),
+  CLOSEDPAW_AUDIT_KEYS_DIR: z.string().min(1).optional(),
+  CLOSEDPAW_AUDIT_CHECKPOINT_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -94,6 +97,8 @@ export interface OperatorConfig {
   approvers: { users: string[]; groups: string[] };
   /** The local approval UI; undefined when CLOSEDPAW_UI_ADDR=off. */
   ui?: { host: string; port: number; approver?: string; token?: string };
+  /** The sealed audit log: `<dir>/audit.log`, keys from a Secret-mounted dir, checkpoints published to a second dir. */
+  audit?: { logPath: string; keysDir: string; checkpointDir?: string };
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -139,7 +144,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     approvalTtlSeconds: e.CLOSEDPAW_APPROVAL_TTL_SECONDS,
     approvers: { users: e.CLOSEDPAW_APPROVER_USERS ?? [], groups: e.CLOSEDPAW_APPROVER_GROUPS ?? [] },
     ...(e.CLOSEDPAW_UI_ADDR === 'off' ? {} : { ui: uiConfig(e) }),
+    ...(e.CLOSEDPAW_AUDIT_DIR ? { audit: auditConfig(e, e.CLOSEDPAW_AUDIT_DIR) } : {}),
     logLevel: e.LOG_LEVEL,
+  };
+}
+
+function auditConfig(e: Env, dir: string): NonNullable<OperatorConfig['audit']> {
+  if (!e.CLOSEDPAW_AUDIT_KEYS_DIR) {
+    throw new ConfigError(
+      'invalid configuration:\n  CLOSEDPAW_AUDIT_KEYS_DIR: required when CLOSEDPAW_AUDIT_DIR is set',
+    );
+  }
+  return {
+    logPath: `${dir.replace(/\/$/, '')}/audit.log`,
+    keysDir: e.CLOSEDPAW_AUDIT_KEYS_DIR,
+    ...(e.CLOSEDPAW_AUDIT_CHECKPOINT_DIR ? { checkpointDir: e.CLOSEDPAW_AUDIT_CHECKPOINT_DIR } : {}),
   };
 }
 

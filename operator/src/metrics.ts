@@ -17,11 +17,16 @@ export function createDomainMetrics(registry: Registry) {
     registers: [registry],
   });
   const auditCheckpointSize = new Gauge({
-    name: 'closedpaw_audit_checkpoint_records',
-    help: 'Record count of the latest signed audit checkpoint (published outside the log).',
+    name: 'closedpaw_audit_checkpoint_seq',
+    help: 'Sequence number covered by the latest signed audit checkpoint (published outside the log).',
     registers: [registry],
   });
-  return { taskPhaseTransitions, apiWrites, auditCheckpointSize };
+  const auditFailures = new Counter({
+    name: 'closedpaw_audit_append_failures_total',
+    help: 'Audit events the sealed store refused (overflow, closed, invalid).',
+    registers: [registry],
+  });
+  return { taskPhaseTransitions, apiWrites, auditCheckpointSize, auditFailures };
 }
 
 export type DomainMetrics = ReturnType<typeof createDomainMetrics>;

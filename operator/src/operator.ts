@@ -7,13 +7,15 @@ import type { KubeConfig, V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubern
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
 import type { AgentTask, Approval } from './api/types.ts';
+import { loadKeyring, openAuditSink } from './audit/index.ts';
 import type { OperatorConfig } from './config.ts';
 import { agentTaskReconciler } from './controllers/agenttask.ts';
 import { createApprovalGate } from './controllers/approval-gate.ts';
+import { sealedTaskAudit } from './controllers/sealed-task-audit.ts';
 import { NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
 import { ClusterClient } from './k8s/client.ts';
 import type { Logger } from './logger.ts';
-import { createDomainMetrics } from './metrics.ts';
+import { createDomainMetrics, type DomainMetrics } from './metrics.ts';
 import { Controller } from './runtime/controller.ts';
 import { Informer, type KubeObject } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
@@ -49,9 +51,38 @@ function ownerTaskKeys(obj: KubeObject): string[] {
 }
 
 export interface OperatorHooks {
+  /** Overrides the audit sink from config (tests). */
   audit?: TaskAudit;
   /** Called when the leader Lease is lost; main.ts exits so a fresh process re-acquires it. */
   onLostLease?: () => void;
+}
+
+/** Opens the sealed audit store and publishes its latest checkpoint as a metric, outside the log. */
+async function openSealedAudit(
+  settings: NonNullable<OperatorConfig['audit']>,
+  logger: Logger,
+  domain: DomainMetrics,
+) {
+  const sink = await openAuditSink({
+    logPath: settings.logPath,
+    keyring: await loadKeyring(settings.keysDir),
+    ...(settings.checkpointDir ? { checkpointDir: settings.checkpointDir } : {}),
+    logger: logger.child({ component: 'audit' }),
+  });
+  const publish = () => {
+    const latest = sink.latestCheckpoint();
+    if (latest) domain.auditCheckpointSize.set(latest.checkpoint.seq);
+  };
+  const timer = setInterval(publish, 5000);
+  timer.unref();
+  logger.info({ log: settings.logPath }, 'sealed audit log open');
+  return {
+    audit: sealedTaskAudit(sink, logger, domain.auditFailures),
+    async close() {
+      clearInterval(timer);
+      await sink.close();
+    },
+  };
 }
 
 export async function startOperator(
@@ -60,11 +91,13 @@ export async function startOperator(
   logger: Logger,
   hooks: OperatorHooks = {},
 ): Promise<RunningOperator> {
-  const audit = hooks.audit ?? NO_AUDIT;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const runtimeMetrics = createRuntimeMetrics(registry);
   const domain = createDomainMetrics(registry);
+  const sealed = config.audit ? await openSealedAudit(config.audit, logger, domain) : undefined;
+  if (!sealed && !hooks.audit) logger.warn('CLOSEDPAW_AUDIT_DIR is not set: audit events are NOT recorded');
+  const audit = hooks.audit ?? sealed?.audit ?? NO_AUDIT;
   const client = new ClusterClient(kubeConfig, { writes: domain.apiWrites });
 
   const informer = <T extends KubeObject>(name: string, path: string, labelSelector?: string) =>
@@ -176,6 +209,7 @@ export async function startOperator(
       await manager.stop();
       await elector?.stop();
       await ops.close();
+      await sealed?.close();
     },
   };
 }

@@ -1,0 +1,47 @@
+// Public API of the sealed audit store. See docs/audit.md for the format and guarantees.
+export {
+  type Checkpoint,
+  CheckpointError,
+  type CheckpointLocations,
+  externalCheckpointPath,
+  localCheckpointPath,
+  readCheckpoint,
+  readLatestCheckpoint,
+  type SignedCheckpoint,
+  verifyCheckpoint,
+} from './checkpoint.ts';
+export {
+  type Actor,
+  AUDIT_EVENT_TYPES,
+  type AuditEvent,
+  type AuditEventInput,
+  type AuditEventType,
+  auditEventSchema,
+  parseAuditEvent,
+  type TaskRef,
+} from './events.ts';
+export {
+  AuditKey,
+  type GeneratedKey,
+  generateKey,
+  KeyError,
+  type KeyFile,
+  Keyring,
+  keyFileSchema,
+  loadKeyring,
+} from './keys.ts';
+export { AuditOpenError, MAX_BATCH_BYTES, type Recovery } from './open-log.ts';
+export { type AuditRecord, exportRecords, recordToJsonLine, type TailResult, tailRecords } from './read.ts';
+export type { Problem, ProblemCode } from './scan.ts';
+export {
+  type AuditLogger,
+  type AuditSink,
+  AuditSinkError,
+  type AuditSinkErrorCode,
+  FileAuditSink,
+  type FileAuditSinkOptions,
+  MAX_EVENT_BYTES,
+  MemoryAuditSink,
+  openAuditSink,
+} from './sink.ts';
+export { type VerifyOptions, type VerifyReport, type VerifySummary, verifyLog } from './verify.ts';

@@ -100,10 +100,7 @@ test('task and approval actions are sealed in the audit log, which verifies', as
     .trim()
     .split('\n')
     .map(
-      (line) =>
-        JSON.parse(line) as {
-          event: { type: string; task?: { name: string }; decidedBy?: { name: string } };
-        },
+      (line) => JSON.parse(line) as { type: string; task?: { name: string }; decidedBy?: { name: string } },
     );
   const typesFor = (task: string) => events.filter((e) => e.task?.name === task).map((e) => e.type);
   assert.deepEqual(typesFor('audited'), [

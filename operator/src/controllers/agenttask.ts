@@ -88,8 +88,10 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
   };
 
   function owned<T extends V1Pod | V1NetworkPolicy>(cache: Informer<T>, task: AgentTask, name: string) {
-    const child = cache.get(`${task.metadata.namespace}/${name}`);
+    const key = `${task.metadata.namespace}/${name}`;
+    const child = cache.get(key);
     if (!child) return { child: undefined, foreign: false };
+    expected.delete(key);
     const ownerUid = child.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid;
     return ownerUid === task.metadata.uid ? { child, foreign: false } : { child: undefined, foreign: true };
   }
@@ -311,7 +313,7 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
   async function whenPodMissing(step: Step): Promise<ReconcileResult> {
     const { task } = step;
     const key = `${task.metadata.namespace}/${podName(task)}`;
-    if (isExpected(key)) return done;
+    if (isExpected(key)) return { requeueAfterMs: 60_000 };
     if (task.status?.phase === 'Running' && task.status.podName) {
       return await finish(
         step,

@@ -1,0 +1,160 @@
+/**
+ * A minimal JSON/REST client for the Kubernetes API on top of node:http(s).
+ *
+ * Why not the generated client-node APIs: the informer needs raw paths, streaming
+ * watch bodies, per-request timeouts and full control over aborts, and client-node's
+ * `Watch` aborts any watch that is silent for 30 s (a private, hard-coded inactivity
+ * timeout) — longer than the API server's bookmark interval (60 s). TLS material and
+ * auth headers still come from `KubeConfig.applyToHTTPSOptions`, so every kubeconfig
+ * flavour client-node supports (client certs, tokens, in-cluster, exec plugins) works.
+ */
+import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { type RequestOptions as HttpsRequestOptions, request as httpsRequest } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+/** The `Status` object the API server returns with failures (and in watch ERROR events). */
+export interface KubeStatus {
+  kind?: string;
+  apiVersion?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: unknown;
+}
+
+/** A non-2xx answer from the API server, or a transport failure (`code` 0). */
+export class KubeApiError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly status: KubeStatus | undefined;
+
+  constructor(code: number, message: string, reason = '', status?: KubeStatus) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.code = code;
+    this.reason = reason;
+    this.status = status;
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.code === 404;
+export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.code === 409;
+export const isAlreadyExists = (e: unknown): boolean =>
+  e instanceof KubeApiError && e.code === 409 && e.reason === 'AlreadyExists';
+/** 410 Gone: a resourceVersion or continue token that etcd (or the watch cache) no longer has. */
+export const isGone = (e: unknown): boolean => e instanceof KubeApiError && e.code === 410;
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RestRequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  query?: Query;
+  body?: unknown;
+  /** Defaults to application/json when a body is given. */
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Aborts the whole request (including reading the body) after this long. */
+  timeoutMs?: number;
+}
+
+function buildUrl(server: string, path: string, query?: Query): URL {
+  const url = new URL(server.replace(/\/+$/, '') + path);
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+  return url;
+}
+
+function combineSignals(
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+): AbortSignal | undefined {
+  const signals: AbortSignal[] = [];
+  if (signal) signals.push(signal);
+  if (timeoutMs !== undefined && timeoutMs > 0) signals.push(AbortSignal.timeout(Math.ceil(timeoutMs)));
+  if (signals.length === 0) return undefined;
+  return signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+}
+
+export function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.once('error', reject);
+    res.once('aborted', () => reject(new KubeApiError(0, 'response aborted')));
+  });
+}
+
+/** Turns an error answer into a KubeApiError carrying the Status reason when there is one. */
+export function statusError(code: number, text: string): KubeApiError {
+  try {
+    const status = JSON.parse(text) as KubeStatus;
+    if (status && typeof status === 'object' && status.kind === 'Status') {
+      return new KubeApiError(
+        status.code ?? code,
+        status.message ?? `HTTP ${code}`,
+        status.reason ?? '',
+        status,
+      );
+    }
+  } catch {
+    // not JSON
+  }
+  return new KubeApiError(code, `HTTP ${code}: ${text.slice(0, 200)}`);
+}
+
+export class RestClient {
+  readonly kubeConfig: KubeConfig;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.kubeConfig = kubeConfig;
+  }
+
+  /** Sends the request and resolves with the response once its headers arrived (any status). */
+  async open(path: string, opts: RestRequestOptions = {}): Promise<IncomingMessage> {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    const url = buildUrl(cluster.server, path, opts.query);
+    const httpsOpts: HttpsRequestOptions = { headers: {} };
+    await this.kubeConfig.applyToHTTPSOptions(httpsOpts);
+    const headers: Record<string, string> = {
+      ...(httpsOpts.headers as Record<string, string>),
+      Accept: 'application/json',
+    };
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.from(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    }
+    const signal = combineSignals(opts.signal, opts.timeoutMs);
+    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    return await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = send(url, { ...httpsOpts, method: opts.method ?? 'GET', headers, signal });
+      req.once('response', resolve);
+      req.once('error', (err) => reject(signal?.aborted ? abortError(signal) : err));
+      req.end(payload);
+    });
+  }
+
+  /** A JSON request; non-2xx answers throw KubeApiError. */
+  async request<T = unknown>(path: string, opts: RestRequestOptions = {}): Promise<T> {
+    const signal = combineSignals(opts.signal, opts.timeoutMs);
+    const res = await this.open(path, { ...opts, signal, timeoutMs: undefined });
+    let text: string;
+    try {
+      text = await readBody(res);
+    } catch (err) {
+      throw signal?.aborted ? abortError(signal) : err;
+    }
+    const code = res.statusCode ?? 0;
+    if (code < 200 || code >= 300) throw statusError(code, text);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error(String(reason ?? 'aborted'));
+}

@@ -49,6 +49,22 @@ async function cluster(): Promise<{ kubeconfig: string; ownedDir?: string }> {
   return { kubeconfig: started.kubeconfig, ownedDir: CLUSTER_DIR };
 }
 
+const approverBinding = (user: string) => `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: closedpaw-ui-approver
+  namespace: ${DEMO_NAMESPACE}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: closedpaw-approver
+subjects:
+  - kind: User
+    apiGroup: rbac.authorization.k8s.io
+    name: ${user}
+`;
+
 const DEMO_SETUP = `apiVersion: v1
 kind: Namespace
 metadata:
@@ -63,9 +79,9 @@ metadata:
 handler: runsc
 `;
 
-async function prepare(kubeconfig: string): Promise<void> {
+async function prepare(kubeconfig: string, approver: string): Promise<void> {
   await installCrds({ kubeconfig });
-  await kubectl({ kubeconfig }, ['apply', '-f', '-'], DEMO_SETUP);
+  await kubectl({ kubeconfig }, ['apply', '-f', '-'], DEMO_SETUP + approverBinding(approver));
 }
 
 /** A local sealed audit log under .closedpaw/audit, with a key generated on first use. */
@@ -83,7 +99,8 @@ async function auditSettings(): Promise<Record<string, string>> {
 
 async function main(): Promise<void> {
   const { kubeconfig, ownedDir } = await cluster();
-  await prepare(kubeconfig);
+  const approver = process.env.CLOSEDPAW_UI_APPROVER ?? ADMIN_USER;
+  await prepare(kubeconfig, approver);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfig);
   const audit = await auditSettings();
@@ -92,7 +109,7 @@ async function main(): Promise<void> {
     ...audit,
     CLOSEDPAW_LEADER_ELECTION: 'false',
     CLOSEDPAW_HTTP_ADDR: process.env.CLOSEDPAW_HTTP_ADDR ?? '127.0.0.1:0',
-    CLOSEDPAW_UI_APPROVER: process.env.CLOSEDPAW_UI_APPROVER ?? ADMIN_USER,
+    CLOSEDPAW_UI_APPROVER: approver,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   });
   const operator = await startOperator(config, kubeConfig, createLogger(config.logLevel));

@@ -24,7 +24,7 @@ before(async () => {
   ns = await createTestNamespace('approval-flow');
   tasks = new Tasks(kc, ns);
   await ensureRuntimeClass(kc, 'gvisor', 'runsc');
-  kubelet = new TestKubelet(kc, `node-${ns}`);
+  kubelet = new TestKubelet(kc, ns);
   await kubelet.start();
   operator = await runOperator(kc, ns);
 });

@@ -41,7 +41,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'closedpaw-audit-e2e-'));
   await generateKey(join(dir, 'keys'));
   await ensureRuntimeClass(kc, 'gvisor', 'runsc');
-  kubelet = new TestKubelet(kc, `node-${ns}`);
+  kubelet = new TestKubelet(kc, ns);
   kubelet.behave = (pod) =>
     pod.metadata?.namespace === ns
       ? { kind: 'succeed', log: frameResult('audited answer') }

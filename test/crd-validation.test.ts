@@ -200,11 +200,19 @@ describe('the API server refuses invalid objects, naming the field', () => {
 
 describe('approval immutability enforced by CEL transition rules', () => {
   test('a decision once set cannot be changed or removed; the bound digest cannot change', async () => {
-    const spec = {
-      ...validApprovalSpec(),
-      decision: { verdict: 'Denied', decidedBy: 'alice', reason: 'not now' },
-    };
-    assert.equal((await apply(approvalManifest('immutable', spec))).code, 0);
+    assert.equal((await apply(approvalManifest('immutable', validApprovalSpec()))).code, 0);
+    const decision = { verdict: 'Denied', decidedBy: 'closedpaw-admin', reason: 'not now' };
+    const decide = await kubectl([
+      'patch',
+      'approval',
+      'immutable',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { decision } }),
+    ]);
+    assert.equal(decide.code, 0, decide.stderr);
     const flip = await kubectl([
       'patch',
       'approval',

@@ -35,7 +35,7 @@ before(async () => {
   ns = await createTestNamespace('lifecycle');
   tasks = new Tasks(kc, ns);
   await ensureRuntimeClass(kc, 'gvisor', 'runsc');
-  kubelet = new TestKubelet(kc, `node-${ns}`);
+  kubelet = new TestKubelet(kc, ns);
   kubelet.behave = (pod) => {
     if (pod.metadata?.namespace !== ns) return { kind: 'run' };
     const task = pod.metadata?.labels?.['closedpaw.dev/task'] ?? '';

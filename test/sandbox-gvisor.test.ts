@@ -26,7 +26,7 @@ before(async () => {
   await ensureRuntimeClass(kc, 'gvisor', 'runsc');
   await ollama.start();
   ollama.answer = (r) => `The model ${r.model} read ${r.prompt.length} characters.\n${'x'.repeat(6000)}`;
-  kubelet = new TestKubelet(kc, `node-${ns}`);
+  kubelet = new TestKubelet(kc, ns);
   kubelet.behave = (pod) => (pod.metadata?.namespace === ns ? { kind: 'gvisor' } : { kind: 'run' });
   await kubelet.start();
   operator = await runOperator(kc, ns, { CLOSEDPAW_OLLAMA_URL: ollama.url });

@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   const operator = await startOperator(config, kubeConfig, logger, {
     onLostLease: () => process.exit(1),
   });
+  // The URL carries the session token: printed once on the terminal, never through the logger.
+  if (operator.uiUrl) process.stderr.write(`approval UI: ${operator.uiUrl}\n`);
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     operator.stop().then(

@@ -7,7 +7,7 @@ import type { KubeConfig, V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubern
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
 import type { AgentTask, Approval } from './api/types.ts';
-import { loadKeyring, openAuditSink } from './audit/index.ts';
+import { type AuditSink, loadKeyring, openAuditSink } from './audit/index.ts';
 import type { OperatorConfig } from './config.ts';
 import { agentTaskReconciler } from './controllers/agenttask.ts';
 import { createApprovalGate } from './controllers/approval-gate.ts';
@@ -23,6 +23,7 @@ import { Manager } from './runtime/manager.ts';
 import { createRuntimeMetrics } from './runtime/metrics.ts';
 import { MANAGED_BY } from './sandbox/names.ts';
 import { createOpsServer } from './server/ops.ts';
+import { generateUiToken, startUiServer, UI_DIST_DIR } from './server/ui/index.ts';
 
 export interface RunningOperator {
   registry: Registry;
@@ -77,12 +78,62 @@ async function openSealedAudit(
   timer.unref();
   logger.info({ log: settings.logPath }, 'sealed audit log open');
   return {
+    sink,
     audit: sealedTaskAudit(sink, logger, domain.auditFailures),
     async close() {
       clearInterval(timer);
       await sink.close();
     },
   };
+}
+
+/** The local approval UI; it decides as the configured human (impersonation), never as the operator. */
+async function startApprovalUi(
+  settings: NonNullable<OperatorConfig['ui']>,
+  deps: {
+    approvals: Informer<Approval & KubeObject>;
+    tasks: Informer<AgentTask & KubeObject>;
+    client: ClusterClient;
+    logger: Logger;
+    sink: AuditSink | undefined;
+  },
+) {
+  const { approver } = settings;
+  return await startUiServer({
+    approvals: deps.approvals,
+    tasks: deps.tasks,
+    decide: (namespace, name, decision) =>
+      approver
+        ? deps.client.decideApproval(namespace, name, approver, decision)
+        : Promise.reject(new Error('CLOSEDPAW_UI_APPROVER is not set: the UI is read-only')),
+    ...(approver ? { approver } : {}),
+    token: settings.token ?? generateUiToken(),
+    host: settings.host,
+    port: settings.port,
+    staticDir: UI_DIST_DIR,
+    logger: deps.logger.child({ component: 'ui' }),
+    onLogin: (ok, remote) => {
+      try {
+        deps.sink?.append(
+          ok
+            ? {
+                type: 'ui.login_succeeded',
+                actor: { kind: 'user', name: approver ?? 'unknown' },
+                method: 'token',
+                sourceIp: remote,
+              }
+            : {
+                type: 'ui.login_failed',
+                username: approver ?? 'unknown',
+                reason: 'bad_credentials',
+                sourceIp: remote,
+              },
+        );
+      } catch (error) {
+        deps.logger.error({ err: (error as Error).message }, 'audit append failed');
+      }
+    },
+  });
 }
 
 export async function startOperator(
@@ -202,10 +253,16 @@ export async function startOperator(
     await manager.start();
   }
 
+  const ui = config.ui
+    ? await startApprovalUi(config.ui, { approvals, tasks, client, logger, sink: sealed?.sink })
+    : undefined;
+
   return {
     registry,
     httpPort,
+    ...(ui ? { uiUrl: ui.url } : {}),
     async stop() {
+      await ui?.close();
       await manager.stop();
       await elector?.stop();
       await ops.close();

@@ -128,6 +128,12 @@ async function main(): Promise<void> {
     await sleep(2000);
     const writes = sumMetric(await operator.metrics(), 'closedpaw_api_writes_total') - writesBefore;
     report('api_writes_per_task', writes / burst.length, 'writes');
+    const breakdown = (await operator.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith('closedpaw_api_writes_total{'));
+    log(
+      `writes so far by kind: ${breakdown.map((l) => l.replace('closedpaw_api_writes_total', '')).join(', ')}`,
+    );
 
     log('approvals');
     const approveLatencies: number[] = [];

@@ -50,9 +50,13 @@ export class TestKubelet {
 
   private readonly kubeConfig: KubeConfig;
 
-  constructor(kubeConfig: KubeConfig, nodeName = `test-node-${process.pid}`) {
+  private readonly namespace: string;
+
+  /** A node that gets the operator's pods of one namespace (tests run side by side, each with its own). */
+  constructor(kubeConfig: KubeConfig, namespace: string) {
     this.kubeConfig = kubeConfig;
-    this.nodeName = nodeName;
+    this.namespace = namespace;
+    this.nodeName = `node-${namespace}`;
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
   }
@@ -179,7 +183,7 @@ export class TestKubelet {
       });
     };
     this.watchAbort = await watch.watch(
-      '/api/v1/pods',
+      `/api/v1/namespaces/${this.namespace}/pods`,
       { labelSelector: 'app.kubernetes.io/managed-by=closedpaw' },
       onEvent,
       () => {

@@ -7,7 +7,9 @@ import { freePort } from '../../hack/cluster/processes.ts';
 
 const MAIN = join(import.meta.dirname, '../../operator/src/main.ts');
 /** The V8 flags `npm run operator` uses (package.json): a small young generation keeps RSS down. */
-const NODE_FLAGS = ['--max-semi-space-size=2'];
+const NODE_FLAGS = (process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS ?? '--max-semi-space-size=2')
+  .split(' ')
+  .filter(Boolean);
 
 export interface OperatorProcess {
   child: ChildProcess;

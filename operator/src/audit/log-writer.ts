@@ -109,6 +109,8 @@ export class LogWriter {
   async checkpoint(now = new Date()): Promise<SignedCheckpoint> {
     const key = this.#keyring.active;
     const { seq, head, offset } = this.#state;
+    // One checkpoint per sequence number: a timer firing while one is being written must not sign a second.
+    if (this.#latest?.checkpoint.seq === seq && this.#latest.checkpoint.kid === key.kid) return this.#latest;
     const checkpoint = {
       v: 1 as const,
       logId: this.logId.toString('hex'),

@@ -24,6 +24,7 @@ describe('event catalogue', () => {
       'pod.finished',
       'policy.changed',
       'task.admitted',
+      'task.deleted',
       'task.result_recorded',
       'task.risk_rated',
       'ui.login_failed',

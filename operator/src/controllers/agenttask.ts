@@ -8,7 +8,6 @@
  * names with the task as controller owner, so a crash at any point never
  * duplicates them and no pod ever exists without its policy.
  */
-import { createHash } from 'node:crypto';
 import type { V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentTaskStatus, TaskPhase } from '../api/agenttask.ts';
@@ -54,11 +53,9 @@ interface Step {
 
 const done: ReconcileResult = {};
 
-/** A digest of a status, ignoring condition timestamps (they differ between equal computations). */
+/** A status as JSON, ignoring condition timestamps (they differ between equal computations). */
 const comparable = (status: AgentTaskStatus) =>
-  createHash('sha256')
-    .update(JSON.stringify(status, (k, v) => (k === 'lastTransitionTime' ? undefined : v)))
-    .digest('base64');
+  JSON.stringify(status, (k, v) => (k === 'lastTransitionTime' ? undefined : v));
 
 /** When the sandbox started: the pod's creation time, so every reconcile computes the same value. */
 const podStartTime = (pod: V1Pod, fallback: Date) =>
@@ -74,8 +71,21 @@ const sandboxCreated = (task: AgentTask): ConditionInput => ({
 export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
   const now = deps.now ?? (() => new Date());
 
-  /** The status each task was last patched to (uid-qualified), ignoring condition timestamps. */
-  const lastWritten = new Map<string, string>();
+  /**
+   * Read-your-writes: the task as our last status patch returned it, until the
+   * cache catches up. Without it, an event arriving before the cache shows our
+   * write makes the next reconcile compute from stale status and write again.
+   */
+  const written = new Map<string, AgentTask>();
+  const revision = (task: AgentTask) => Number(task.metadata.resourceVersion ?? 0);
+  function freshest(key: string, cached: AgentTask): AgentTask {
+    const mine = written.get(key);
+    if (!mine || mine.metadata.uid !== cached.metadata.uid || revision(cached) >= revision(mine)) {
+      written.delete(key);
+      return cached;
+    }
+    return mine;
+  }
 
   /** Children we created but the cache has not shown yet: never create them twice. */
   const expected = new Map<string, number>();
@@ -117,13 +127,9 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
       ...(merged ? { conditions: merged } : {}),
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
     };
-    const key = `${task.metadata.namespace}/${task.metadata.name}`;
-    const wanted = comparable(next);
-    // The cache may not show our last write yet: writing the same status again would be a wasted write.
-    if (wanted === comparable(task.status ?? {}) || lastWritten.get(key) === `${task.metadata.uid}:${wanted}`)
-      return;
+    if (comparable(next) === comparable(task.status ?? {})) return;
     step.task = await deps.client.patchTaskStatus(task, next);
-    lastWritten.set(key, `${task.metadata.uid}:${wanted}`);
+    written.set(`${task.metadata.namespace}/${task.metadata.name}`, step.task);
     if (next.phase && next.phase !== task.status?.phase) deps.onPhase?.(next.phase);
   }
 
@@ -347,10 +353,10 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
   return async (key, ctx) => {
     const cached = deps.tasks.get(key);
     if (!cached || cached.metadata.deletionTimestamp) {
-      lastWritten.delete(key);
+      written.delete(key);
       return await releasePolicy(key, ctx.logger);
     }
-    const step: Step = { task: cached, logger: ctx.logger };
+    const step: Step = { task: freshest(key, cached), logger: ctx.logger };
     if (TERMINAL_PHASES.includes(step.task.status?.phase as TaskPhase)) return await afterFinished(step);
     const { child: pod, foreign } = owned(deps.pods, step.task, podName(step.task));
     if (foreign) return { requeueAfterMs: 1000 };

@@ -105,6 +105,7 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
         taskDigest: digest,
         risk,
         expiresAt,
+        ...(approvers ? { approvers } : {}),
       },
     };
     try {

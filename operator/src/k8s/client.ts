@@ -18,6 +18,7 @@ import type { AgentTaskStatus } from '../api/agenttask.ts';
 import type { ApprovalSpec, ApprovalStatus } from '../api/approval.ts';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from '../api/meta.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
+import { withPooledConnections } from './pooled.ts';
 
 export const FIELD_MANAGER = 'closedpaw-operator';
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -41,10 +42,11 @@ export class ClusterClient {
     kubeConfig: KubeConfig,
     opts: { writes?: Counter<'verb' | 'resource'>; reporter?: string } = {},
   ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.networking = kubeConfig.makeApiClient(NetworkingV1Api);
-    this.node = kubeConfig.makeApiClient(NodeV1Api);
+    const pooled = withPooledConnections(kubeConfig);
+    this.core = pooled.makeApiClient(CoreV1Api);
+    this.custom = pooled.makeApiClient(CustomObjectsApi);
+    this.networking = pooled.makeApiClient(NetworkingV1Api);
+    this.node = pooled.makeApiClient(NodeV1Api);
     this.writes = opts.writes;
     this.reporter = opts.reporter ?? FIELD_MANAGER;
   }

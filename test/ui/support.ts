@@ -1,0 +1,132 @@
+/**
+ * Shared by the approval UI end-to-end tests: build the UI when ui/dist is
+ * missing, pick a free loopback port, run the operator with its UI, and launch
+ * Debian's headless Chromium through playwright-core.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type Browser, chromium } from 'playwright-core';
+import { stringify } from 'yaml';
+import { AGENT_TASK, APPROVAL, GROUP } from '../../operator/src/api/meta.ts';
+import type { RunningOperator } from '../../operator/src/operator.ts';
+import { UI_DIST_DIR } from '../../operator/src/server/ui/index.ts';
+import { kubectl } from '../support/kube.ts';
+import { runOperator } from '../support/operator.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const ADMIN = 'closedpaw-admin';
+export const CHROMIUM = process.env.CLOSEDPAW_CHROMIUM ?? '/usr/bin/chromium';
+
+let building: Promise<void> | undefined;
+
+/** Builds ui/dist with Vite unless it is there already (`npm run ui:build` normally did it). */
+export function ensureUiBuilt(): Promise<void> {
+  if (existsSync(join(UI_DIST_DIR, 'index.html'))) return Promise.resolve();
+  building ??= new Promise<void>((done, fail) => {
+    const child = spawn(
+      join(ROOT, 'node_modules/.bin/node'),
+      [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'ui/vite.config.ts')],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    child.once('error', fail);
+    child.once('close', (code) =>
+      code === 0 && existsSync(join(UI_DIST_DIR, 'index.html'))
+        ? done()
+        : fail(new Error(`vite build failed (${code}):\n${output}`)),
+    );
+  });
+  return building;
+}
+
+/** A loopback port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export const newUiToken = () => randomBytes(32).toString('base64url');
+
+const APPROVER_ROLE = 'test-closedpaw-ui-approver';
+
+/**
+ * What a real installation grants its human approver: read tasks and approvals,
+ * patch approvals (the API server's policy then checks decidedBy). The UI
+ * impersonates the bare user name, without the groups of the admin certificate
+ * (system:masters), so that user needs this RoleBinding in the namespace.
+ */
+export async function grantApprover(namespace: string, user = ADMIN): Promise<void> {
+  const docs = [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: APPROVER_ROLE },
+      rules: [
+        { apiGroups: [GROUP], resources: [APPROVAL.plural], verbs: ['get', 'list', 'watch', 'patch'] },
+        { apiGroups: [GROUP], resources: [AGENT_TASK.plural], verbs: ['get', 'list', 'watch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'closedpaw-ui-approver', namespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: APPROVER_ROLE },
+      subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+    },
+  ];
+  const result = await kubectl(['apply', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
+  if (result.code !== 0) throw new Error(`granting ${user} the approver role failed: ${result.stderr}`);
+}
+
+export interface OperatorWithUi {
+  operator: RunningOperator;
+  /** http://127.0.0.1:PORT/#token=… */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The operator with its approval UI, configured the way a user would (CLOSEDPAW_UI_ADDR / _APPROVER / _TOKEN). */
+export async function startOperatorWithUi(
+  kc: KubeConfig,
+  namespace: string,
+  opts: { port: number; token: string; env?: Record<string, string> },
+): Promise<OperatorWithUi> {
+  await grantApprover(namespace);
+  const operator = await runOperator(kc, namespace, {
+    CLOSEDPAW_UI_ADDR: `127.0.0.1:${opts.port}`,
+    CLOSEDPAW_UI_APPROVER: ADMIN,
+    CLOSEDPAW_UI_TOKEN: opts.token,
+    ...opts.env,
+  });
+  if (!operator.uiUrl) throw new Error('the operator did not start its approval UI');
+  return { operator, url: operator.uiUrl, stop: () => operator.stop() };
+}
+
+/** Headless Debian Chromium; `hostMap` resolves extra names to 127.0.0.1 (DNS-rebinding tests). */
+export async function launchChromium(hostMap: string[] = []): Promise<Browser> {
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ];
+  if (hostMap.length > 0)
+    args.push(`--host-resolver-rules=${hostMap.map((h) => `MAP ${h} 127.0.0.1`).join(',')}`);
+  return await chromium.launch({ executablePath: CHROMIUM, args });
+}

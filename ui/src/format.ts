@@ -1,0 +1,67 @@
+/** Small formatting helpers. */
+
+/** `12:05` / `1:02:03` / `3 d 4 h` until `at`; negative values are clamped to 0:00. */
+export function remaining(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(total / 86400);
+  const h = Math.floor((total % 86400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (d > 0) return `${d} d ${h} h`;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
+/** Spoken form for screen readers: "12 minutes 5 seconds". */
+export function remainingSpoken(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const parts: string[] = [];
+  if (h) parts.push(`${h} hour${h === 1 ? '' : 's'}`);
+  if (m) parts.push(`${m} minute${m === 1 ? '' : 's'}`);
+  if (!h && (s || parts.length === 0)) parts.push(`${s} second${s === 1 ? '' : 's'}`);
+  return parts.join(' ');
+}
+
+export function localTime(iso: string | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+/**
+ * Characters that hide or reorder text (zero-width, BiDi controls, tag characters,
+ * other invisible format characters): shown as visible markers in the prompt, so
+ * what the human reads is what the agent gets.
+ */
+const INVISIBLE = new RegExp(
+  '[\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e' +
+    '\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}]',
+  'gu',
+);
+
+export type PromptPart = { text: string } | { hidden: string };
+
+export function revealInvisible(text: string): PromptPart[] {
+  const parts: PromptPart[] = [];
+  let last = 0;
+  for (const match of text.matchAll(INVISIBLE)) {
+    const at = match.index ?? 0;
+    if (at > last) parts.push({ text: text.slice(last, at) });
+    const cp = match[0].codePointAt(0) ?? 0;
+    parts.push({ hidden: `U+${cp.toString(16).toUpperCase().padStart(4, '0')}` });
+    last = at + match[0].length;
+  }
+  if (last < text.length) parts.push({ text: text.slice(last) });
+  return parts;
+}
+
+export const STATE_LABEL: Record<string, string> = {
+  Pending: 'Pending',
+  Approved: 'Approved',
+  Denied: 'Denied',
+  Expired: 'Expired (denied)',
+  Superseded: 'Superseded (void)',
+};

@@ -7,14 +7,17 @@ set -euo pipefail
 HACK="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${CLOSEDPAW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/closedpaw}"
 HELM_VERSION="v3.22.0"
+HELM_LDFLAGS="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 
 log() { echo "[build-kube] $*" >&2; }
 command -v go >/dev/null || { log "Go is missing: install Go >= 1.26 (https://go.dev/doc/install) and retry"; exit 1; }
 
 kube_version="$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$HACK/kube/go.mod")"
-source_hash="$(cat "$HACK/kube/go.mod" "$HACK/kube/go.sum" "$HACK/kube/main.go" "$0" | sha256sum | cut -c1-12)"
+# Bump KUBE_RECIPE when the build flags below change, so cached binaries are rebuilt.
+KUBE_RECIPE=1
+source_hash="$( (cat "$HACK/kube/go.mod" "$HACK/kube/go.sum" "$HACK/kube/main.go"; echo "$KUBE_RECIPE") | sha256sum | cut -c1-12)"
 kube_bin="$CACHE/kube-$kube_version-$source_hash/closedpaw-kube"
-helm_bin="$CACHE/helm-$HELM_VERSION/helm"
+helm_bin="$CACHE/helm-$HELM_VERSION-$(echo "$HELM_LDFLAGS" | sha256sum | cut -c1-8)/helm"
 
 export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=readonly"
 
@@ -27,7 +30,7 @@ build_kube() {
     ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
   done
-  log "building kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler $kube_version (cold: ~20 min on 2 cores)"
+  log "building kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler $kube_version (cold: several minutes on 2 cores)"
   mkdir -p "$(dirname "$kube_bin")"
   (cd "$HACK/kube" && go build -trimpath -ldflags "$ldflags" -o "$kube_bin.tmp" .)
   mv "$kube_bin.tmp" "$kube_bin"
@@ -36,7 +39,7 @@ build_kube() {
 build_helm() {
   log "building helm $HELM_VERSION"
   mkdir -p "$(dirname "$helm_bin")"
-  GOBIN="$(dirname "$helm_bin")" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  GOBIN="$(dirname "$helm_bin")" go install -trimpath -ldflags "$HELM_LDFLAGS" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
 [ -x "$kube_bin" ] || build_kube

@@ -269,6 +269,29 @@ describe('the children', () => {
   });
 });
 
+describe('observability', () => {
+  test('/metrics carries the controller-runtime names and ours; /healthz and /readyz answer', async () => {
+    const base = `http://127.0.0.1:${operator.httpPort}`;
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const name of [
+      'controller_runtime_reconcile_total{controller="agenttask",result="success"}',
+      'controller_runtime_reconcile_time_seconds_bucket{',
+      'workqueue_depth{name="agenttask"}',
+      'workqueue_adds_total{name="agenttask"}',
+      'workqueue_retries_total{name="agenttask"}',
+      'closedpaw_api_writes_total{verb="create",resource="pods"}',
+      'closedpaw_task_phase_transitions_total{phase="Succeeded"}',
+    ]) {
+      assert.ok(metrics.includes(name), `missing ${name}`);
+    }
+    const successes =
+      /controller_runtime_reconcile_total\{controller="agenttask",result="success"\} (\d+)/.exec(metrics);
+    assert.ok(Number(successes?.[1]) > 0, 'reconciles were counted');
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  });
+});
+
 describe('critical tasks wait for a human', () => {
   test('a shell task is rated critical, waits in AwaitingApproval with an Approval, and has no pod', async () => {
     await tasks.create('risky', { tools: ['shell'] });

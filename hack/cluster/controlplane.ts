@@ -4,7 +4,6 @@
  * service accounts), started as detached processes whose pids live in
  * `<dir>/state.json` so a later command can reuse or stop them.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -12,7 +11,7 @@ import { join } from 'node:path';
 import { binaries, ensureBinaries } from './binaries.ts';
 import { createPki, type Pki, pkiPaths } from './certs.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
-import { freePort, isAlive, logTail, startDetached, stopProcess, waitFor } from './processes.ts';
+import { freePort, isAlive, logTail, runCommand, startDetached, stopProcess, waitFor } from './processes.ts';
 
 const CRD_DIR = join(import.meta.dirname, '../../crds');
 const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
@@ -166,28 +165,16 @@ async function startControllerManager(state: ClusterState, pki: Pki): Promise<vo
   );
 }
 
-/** kubectl with the cluster's admin kubeconfig; `input` goes to its stdin. */
+/** kubectl with the cluster's admin kubeconfig; `input` goes to its stdin. Rejects on failure. */
 export async function kubectl(
   state: Pick<ClusterState, 'kubeconfig'>,
   args: string[],
   input?: string,
 ): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(binaries.kubectl, args, { env: { ...process.env, KUBECONFIG: state.kubeconfig } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim()}`)),
-    );
-    child.stdin.end(input ?? '');
-  });
+  const env = { ...process.env, KUBECONFIG: state.kubeconfig };
+  const result = await runCommand(binaries.kubectl, args, { env, ...(input !== undefined ? { input } : {}) });
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr.trim()}`);
+  return result.stdout;
 }
 
 /** Applies crds/ (the CRDs and the API-server policies) and waits until the CRDs are Established. */

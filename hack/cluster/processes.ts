@@ -1,5 +1,5 @@
 /** Spawning, probing and stopping the control-plane's child processes. */
-import { spawn } from 'node:child_process';
+import { type SpawnOptions, spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -70,4 +70,34 @@ export async function waitFor(
     await sleep(intervalMs);
   }
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion, feeding `input` on stdin; never rejects on a non-zero exit. */
+export function runCommand(
+  command: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env };
+    if (opts.cwd) spawnOpts.cwd = opts.cwd;
+    const child = spawn(command, args, spawnOpts);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin!.end(opts.input ?? '');
+  });
 }

@@ -1,9 +1,11 @@
 /** Helpers for tests that talk to the real control plane started by global-setup. */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { type CommandResult, runCommand } from '../../hack/cluster/processes.ts';
+
+export type { CommandResult };
 
 const KUBECTL = join(import.meta.dirname, '../../hack/bin/kubectl');
 
@@ -14,28 +16,9 @@ export function kubeConfig(): KubeConfig {
   return kc;
 }
 
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the real kubectl as a user would, optionally feeding `input` on stdin. */
 export function kubectl(args: string[], input?: string): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(KUBECTL, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+  return runCommand(KUBECTL, args, input !== undefined ? { input } : {});
 }
 
 /**

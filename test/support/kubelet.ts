@@ -7,7 +7,7 @@
  * kube-apiserver proxies `kubectl logs` to. What each pod "does" is scripted
  * by the test through `behave`.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ import {
   type V1Pod,
   Watch,
 } from '@kubernetes/client-node';
+import { runCommand } from '../../hack/cluster/processes.ts';
 
 export type PodScript =
   | { kind: 'run' }
@@ -296,21 +297,11 @@ async function runInGvisor(pod: V1Pod): Promise<PodScript> {
     env.CLOSEDPAW_TASK_FILE = taskFile;
     const [command, ...args] = container.command ?? [];
     const binary = command === 'node' ? process.execPath : command!;
-    const { code, output } = await new Promise<{ code: number; output: string }>((resolve, reject) => {
-      const child = spawn('runsc', ['--rootless', '--network=host', 'do', binary, ...args], {
-        env,
-        cwd: dir,
-      });
-      let output = '';
-      child.stdout.on('data', (chunk) => {
-        output += chunk;
-      });
-      child.stderr.on('data', (chunk) => {
-        output += chunk;
-      });
-      child.once('error', reject);
-      child.once('close', (exit) => resolve({ code: exit ?? 1, output }));
+    const run = await runCommand('runsc', ['--rootless', '--network=host', 'do', binary, ...args], {
+      env,
+      cwd: dir,
     });
+    const [code, output] = [run.code, run.stdout + run.stderr];
     return code === 0
       ? { kind: 'succeed', log: output }
       : { kind: 'fail', exitCode: code, log: output, message: output.slice(-500) };

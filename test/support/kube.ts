@@ -2,7 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { type CommandResult, runCommand } from '../../hack/cluster/processes.ts';
 
 export type { CommandResult };
@@ -50,7 +56,28 @@ export async function createTestNamespace(prefix: string): Promise<string> {
   throw new Error(`namespace ${name}: default service account never appeared`);
 }
 
+/**
+ * Deletes a test namespace for good. Tests stop their operator and test
+ * kubelet first, so nothing would release the sandbox-teardown finalizers or
+ * confirm pod deletions: this does both, or the namespace would hang in
+ * Terminating and keep the API server busy for the rest of the run.
+ */
 export async function deleteNamespace(name: string): Promise<void> {
-  const core = kubeConfig().makeApiClient(CoreV1Api);
+  const kc = kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  const networking = kc.makeApiClient(NetworkingV1Api);
   await core.deleteNamespace({ name }).catch(() => undefined);
+  const policies = await networking
+    .listNamespacedNetworkPolicy({ namespace: name })
+    .catch(() => ({ items: [] }));
+  for (const policy of policies.items) {
+    if (!policy.metadata?.finalizers?.length) continue;
+    await networking
+      .patchNamespacedNetworkPolicy(
+        { namespace: name, name: policy.metadata.name!, body: { metadata: { finalizers: null } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
+      .catch(() => undefined);
+  }
+  await core.deleteCollectionNamespacedPod({ namespace: name, gracePeriodSeconds: 0 }).catch(() => undefined);
 }

@@ -15,7 +15,7 @@ import type { AgentTask } from '../api/types.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { ClusterClient, EventInput } from '../k8s/client.ts';
 import { errorMessage, isAlreadyExists, isNotFound } from '../k8s/errors.ts';
-import { specDigest } from '../policy/digest.ts';
+import { canonicalJson, specDigest } from '../policy/digest.ts';
 import { needsApproval, rateRisk } from '../policy/risk.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -53,9 +53,9 @@ interface Step {
 
 const done: ReconcileResult = {};
 
-/** A status as JSON, ignoring condition timestamps (they differ between equal computations). */
+/** A status as canonical JSON, ignoring condition timestamps (they differ between equal computations). */
 const comparable = (status: AgentTaskStatus) =>
-  JSON.stringify(status, (k, v) => (k === 'lastTransitionTime' ? undefined : v));
+  canonicalJson(JSON.parse(JSON.stringify(status, (k, v) => (k === 'lastTransitionTime' ? undefined : v))));
 
 /** When the sandbox started: the pod's creation time, so every reconcile computes the same value. */
 const podStartTime = (pod: V1Pod, fallback: Date) =>

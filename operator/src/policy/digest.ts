@@ -15,6 +15,9 @@ export function specDigest(spec: AgentTaskSpec): string {
   return `sha256:${createHash('sha256').update(canonicalSpecJson(spec)).digest('hex')}`;
 }
 
+/** JSON with object keys sorted at every level: equal values give equal strings. */
+export const canonicalJson = (value: unknown) => JSON.stringify(sortKeys(value));
+
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') {

@@ -136,21 +136,8 @@ async function startApprovalUi(
   });
 }
 
-export async function startOperator(
-  config: OperatorConfig,
-  kubeConfig: KubeConfig,
-  logger: Logger,
-  hooks: OperatorHooks = {},
-): Promise<RunningOperator> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const runtimeMetrics = createRuntimeMetrics(registry);
-  const domain = createDomainMetrics(registry);
-  const sealed = config.audit ? await openSealedAudit(config.audit, logger, domain) : undefined;
-  if (!sealed && !hooks.audit) logger.warn('CLOSEDPAW_AUDIT_DIR is not set: audit events are NOT recorded');
-  const audit = hooks.audit ?? sealed?.audit ?? NO_AUDIT;
-  const client = new ClusterClient(kubeConfig, { writes: domain.apiWrites });
-
+/** One informer per kind the operator reads; children are filtered to what it manages. */
+function createInformers(config: OperatorConfig, kubeConfig: KubeConfig, logger: Logger) {
   const informer = <T extends KubeObject>(name: string, path: string, labelSelector?: string) =>
     new Informer<T>(name, {
       kubeConfig,
@@ -178,6 +165,26 @@ export async function startOperator(
     'runtimeclasses',
     '/apis/node.k8s.io/v1/runtimeclasses',
   );
+
+  return { tasks, approvals, pods, policies, runtimeClasses };
+}
+
+export async function startOperator(
+  config: OperatorConfig,
+  kubeConfig: KubeConfig,
+  logger: Logger,
+  hooks: OperatorHooks = {},
+): Promise<RunningOperator> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const runtimeMetrics = createRuntimeMetrics(registry);
+  const domain = createDomainMetrics(registry);
+  const sealed = config.audit ? await openSealedAudit(config.audit, logger, domain) : undefined;
+  if (!sealed && !hooks.audit) logger.warn('CLOSEDPAW_AUDIT_DIR is not set: audit events are NOT recorded');
+  const audit = hooks.audit ?? sealed?.audit ?? NO_AUDIT;
+  const client = new ClusterClient(kubeConfig, { writes: domain.apiWrites });
+
+  const { tasks, approvals, pods, policies, runtimeClasses } = createInformers(config, kubeConfig, logger);
 
   const now = () => new Date();
   const reconcile = agentTaskReconciler({

@@ -11,6 +11,7 @@ import { type AuditSink, loadKeyring, openAuditSink } from './audit/index.ts';
 import type { OperatorConfig } from './config.ts';
 import { agentTaskReconciler } from './controllers/agenttask.ts';
 import { createApprovalGate } from './controllers/approval-gate.ts';
+import { slimNetworkPolicy, slimPod } from './controllers/cache-transforms.ts';
 import { sealedTaskAudit } from './controllers/sealed-task-audit.ts';
 import { NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
 import { ClusterClient } from './k8s/client.ts';
@@ -138,7 +139,12 @@ async function startApprovalUi(
 
 /** One informer per kind the operator reads; children are filtered to what it manages. */
 function createInformers(config: OperatorConfig, kubeConfig: KubeConfig, logger: Logger) {
-  const informer = <T extends KubeObject>(name: string, path: string, labelSelector?: string) =>
+  const informer = <T extends KubeObject>(
+    name: string,
+    path: string,
+    labelSelector?: string,
+    transform?: (obj: KubeObject) => KubeObject,
+  ) =>
     new Informer<T>(name, {
       kubeConfig,
       path,
@@ -146,6 +152,7 @@ function createInformers(config: OperatorConfig, kubeConfig: KubeConfig, logger:
       staleAfterMs: 5 * 60_000,
       logger,
       ...(labelSelector ? { labelSelector } : {}),
+      ...(transform ? { transform } : {}),
     });
   const tasks = informer<AgentTask & KubeObject>(
     'agenttasks',
@@ -155,11 +162,17 @@ function createInformers(config: OperatorConfig, kubeConfig: KubeConfig, logger:
     'approvals',
     resourcePath(config, GROUP, VERSION, APPROVAL.plural),
   );
-  const pods = informer<V1Pod & KubeObject>('pods', resourcePath(config, '', 'v1', 'pods'), MANAGED_SELECTOR);
+  const pods = informer<V1Pod & KubeObject>(
+    'pods',
+    resourcePath(config, '', 'v1', 'pods'),
+    MANAGED_SELECTOR,
+    slimPod,
+  );
   const policies = informer<V1NetworkPolicy & KubeObject>(
     'networkpolicies',
     resourcePath(config, 'networking.k8s.io', 'v1', 'networkpolicies'),
     MANAGED_SELECTOR,
+    slimNetworkPolicy,
   );
   const runtimeClasses = informer<V1RuntimeClass & KubeObject>(
     'runtimeclasses',

@@ -72,6 +72,11 @@ export interface InformerOptions {
   freeze?: boolean;
   /** Keep metadata.managedFields (false): controllers rarely need them and they are most of an object's size. */
   keepManagedFields?: boolean;
+  /**
+   * Trims each object before it is cached (controller-runtime's TransformFunc): keep only what the
+   * controllers read, so the cache of a busy cluster stays small. Runs before freezing.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
   logger?: Logger;
 }
 
@@ -117,6 +122,7 @@ export class Informer<T extends KubeObject> {
   private readonly maxBackoffMs: number;
   private readonly freeze: boolean;
   private readonly keepManagedFields: boolean;
+  private readonly transform: ((obj: KubeObject) => KubeObject) | undefined;
   private readonly handlers: Record<InformerEvent, Handler<T>[]> = { add: [], update: [], delete: [] };
   private cache = new Map<string, T>();
   private resourceVersion = '';
@@ -149,6 +155,7 @@ export class Informer<T extends KubeObject> {
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
     this.freeze = opts.freeze ?? true;
     this.keepManagedFields = opts.keepManagedFields ?? false;
+    this.transform = opts.transform;
   }
 
   /** Registers a handler. For 'update' the second argument is the previous object. Handlers must not mutate. */
@@ -278,7 +285,8 @@ export class Informer<T extends KubeObject> {
     for (const obj of [...this.cache.values()]) this.emit('update', obj, obj);
   }
 
-  private prepare(raw: KubeObject): T {
+  private prepare(input: KubeObject): T {
+    const raw = this.transform ? this.transform(input) : input;
     if (!this.keepManagedFields && raw.metadata)
       delete (raw.metadata as { managedFields?: unknown }).managedFields;
     if (raw.apiVersion === undefined && this.apiVersion !== undefined) raw.apiVersion = this.apiVersion;

@@ -1,29 +1,28 @@
 /** `npm run operator`: runs the operator against $KUBECONFIG (or the in-cluster config). */
-import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, loadConfig } from './config.ts';
+import { KubeconfigError, loadKubeConnection } from './k8s/kubeconfig.ts';
 import { createLogger } from './logger.ts';
 import { startOperator } from './operator.ts';
+import type { KubeConnection } from './runtime/rest.ts';
 
-function loadKubeConfig(): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG) kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromDefault();
-  if (!kubeConfig.getCurrentCluster()) {
+function loadKubeConfig(): KubeConnection {
+  const connection = loadKubeConnection();
+  if (!connection) {
     throw new ConfigError(
       'no Kubernetes cluster configured: set KUBECONFIG (e.g. from `npm run cluster:up`)',
     );
   }
-  return kubeConfig;
+  return connection;
 }
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
-  let kubeConfig: KubeConfig;
+  let kubeConfig: KubeConnection;
   try {
     config = loadConfig();
     kubeConfig = loadKubeConfig();
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigError || error instanceof KubeconfigError)) throw error;
     console.error(`closedpaw-operator: ${error.message}`);
     process.exit(2);
   }

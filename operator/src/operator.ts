@@ -3,7 +3,7 @@
  * leader Lease, with the ops HTTP listener. `startOperator` is used by main.ts
  * and by tests that run the operator in-process.
  */
-import type { KubeConfig, V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
 import type { AgentTask, Approval } from './api/types.ts';
@@ -22,6 +22,7 @@ import { Informer, type KubeObject } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { Manager } from './runtime/manager.ts';
 import { createRuntimeMetrics } from './runtime/metrics.ts';
+import type { KubeConnection } from './runtime/rest.ts';
 import { MANAGED_BY } from './sandbox/names.ts';
 import { createOpsServer } from './server/ops.ts';
 import { generateUiToken, startUiServer, UI_DIST_DIR } from './server/ui/index.ts';
@@ -138,7 +139,7 @@ async function startApprovalUi(
 }
 
 /** One informer per kind the operator reads; children are filtered to what it manages. */
-function createInformers(config: OperatorConfig, kubeConfig: KubeConfig, logger: Logger) {
+function createInformers(config: OperatorConfig, kubeConfig: KubeConnection, logger: Logger) {
   const informer = <T extends KubeObject>(
     name: string,
     path: string,
@@ -184,7 +185,7 @@ function createInformers(config: OperatorConfig, kubeConfig: KubeConfig, logger:
 
 export async function startOperator(
   config: OperatorConfig,
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeConnection,
   logger: Logger,
   hooks: OperatorHooks = {},
 ): Promise<RunningOperator> {

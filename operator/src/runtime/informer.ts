@@ -17,9 +17,16 @@
  * copy first (`structuredClone`) when you need a modified version.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
-import { isGone, KubeApiError, type KubeStatus, RestClient, readBody, statusError } from './rest.ts';
+import {
+  isGone,
+  KubeApiError,
+  type KubeConnection,
+  type KubeStatus,
+  RestClient,
+  readBody,
+  statusError,
+} from './rest.ts';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -49,7 +56,7 @@ export interface KubeObject {
 }
 
 export interface InformerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   /** Collection path, e.g. '/apis/closedpaw.dev/v1alpha1/agenttasks' or '/api/v1/namespaces/x/pods'. */
   path: string;
   labelSelector?: string;

@@ -16,13 +16,12 @@
  *   call `stop()`, so the successor never overlaps with in-flight work.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Gauge } from 'prom-client';
-import { isConflict, isNotFound, RestClient } from './rest.ts';
+import { isConflict, isNotFound, type KubeConnection, RestClient } from './rest.ts';
 
 export interface LeaderElectorOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   namespace: string;
   name: string;
   identity: string;

@@ -11,7 +11,16 @@
 import type { IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { type RequestOptions as HttpsRequestOptions, request as httpsRequest } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+
+/**
+ * What the client needs of a kubeconfig: the server, and TLS material plus auth
+ * headers for a request. client-node's KubeConfig has this shape, and so does
+ * the operator's own loader (k8s/kubeconfig.ts).
+ */
+export interface KubeConnection {
+  getCurrentCluster(): { server: string } | null;
+  applyToHTTPSOptions(opts: HttpsRequestOptions): Promise<void>;
+}
 
 /** The `Status` object the API server returns with failures (and in watch ERROR events). */
 export interface KubeStatus {
@@ -57,6 +66,8 @@ export interface RestRequestOptions {
   signal?: AbortSignal;
   /** Aborts the whole request (including reading the body) after this long. */
   timeoutMs?: number;
+  /** Extra request headers (e.g. Impersonate-User). */
+  headers?: Record<string, string>;
 }
 
 function buildUrl(server: string, path: string, query?: Query): URL {
@@ -105,9 +116,9 @@ export function statusError(code: number, text: string): KubeApiError {
 }
 
 export class RestClient {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
 
-  constructor(kubeConfig: KubeConfig) {
+  constructor(kubeConfig: KubeConnection) {
     this.kubeConfig = kubeConfig;
   }
 
@@ -121,6 +132,7 @@ export class RestClient {
     const headers: Record<string, string> = {
       ...(httpsOpts.headers as Record<string, string>),
       Accept: 'application/json',
+      ...opts.headers,
     };
     let payload: Buffer | undefined;
     if (opts.body !== undefined) {
@@ -140,6 +152,12 @@ export class RestClient {
 
   /** A JSON request; non-2xx answers throw KubeApiError. */
   async request<T = unknown>(path: string, opts: RestRequestOptions = {}): Promise<T> {
+    const text = await this.requestText(path, opts);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** Like request(), for endpoints that answer with text (pod logs). */
+  async requestText(path: string, opts: RestRequestOptions = {}): Promise<string> {
     const signal = combineSignals(opts.signal, opts.timeoutMs);
     const res = await this.open(path, { ...opts, signal, timeoutMs: undefined });
     let text: string;
@@ -150,7 +168,7 @@ export class RestClient {
     }
     const code = res.statusCode ?? 0;
     if (code < 200 || code >= 300) throw statusError(code, text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    return text;
   }
 }
 

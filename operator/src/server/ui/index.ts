@@ -12,8 +12,9 @@
  * - fastify's own request logging is off: our log lines carry the path without query, never headers.
  */
 
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -40,7 +41,15 @@ export { generateUiToken } from './security.ts';
 export type { ApprovalsResponse, ApprovalView, StreamEvent, TaskView, WhoamiResponse } from './view.ts';
 
 /** Absolute path of the built UI. */
-export const UI_DIST_DIR: string = resolve(import.meta.dirname, '../../../../ui/dist');
+/** ui/dist of this checkout, whether this file runs from source or from the built dist/ tree. */
+export const UI_DIST_DIR: string = resolve(projectRoot(import.meta.dirname), 'ui/dist');
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'ui/index.html'))) return dir;
+    if (dirname(dir) === dir) return resolve(from, '../../../..');
+  }
+}
 
 export interface UiDeps {
   approvals: Pick<Informer<Approval & KubeObject>, 'get' | 'list' | 'on'>;

@@ -5,8 +5,8 @@
  * watch bodies, per-request timeouts and full control over aborts, and client-node's
  * `Watch` aborts any watch that is silent for 30 s (a private, hard-coded inactivity
  * timeout) — longer than the API server's bookmark interval (60 s). TLS material and
- * auth headers still come from `KubeConfig.applyToHTTPSOptions`, so every kubeconfig
- * flavour client-node supports (client certs, tokens, in-cluster, exec plugins) works.
+ * auth headers come from a `KubeConnection`: the operator's own loader
+ * (k8s/kubeconfig.ts), or client-node's KubeConfig in tests and tools.
  */
 import type { IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';

@@ -31,8 +31,14 @@ async function main(): Promise<void> {
   const operator = await startOperator(config, kubeConfig, logger, {
     onLostLease: () => process.exit(1),
   });
-  // The URL carries the session token: printed once on the terminal, never through the logger.
-  if (operator.uiUrl) process.stderr.write(`approval UI: ${operator.uiUrl}\n`);
+  // The URL carries the session token: shown once on an interactive terminal, never through the logger,
+  // and never into container logs (in a cluster the token comes from CLOSEDPAW_UI_TOKEN's Secret).
+  if (operator.uiUrl) {
+    const shown = process.stderr.isTTY
+      ? operator.uiUrl
+      : `${new URL(operator.uiUrl).origin}/ (token: CLOSEDPAW_UI_TOKEN)`;
+    process.stderr.write(`approval UI: ${shown}\n`);
+  }
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     operator.stop().then(

@@ -10,7 +10,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { RunningOperator } from '../operator/src/operator.ts';
 import { createTestNamespace, deleteNamespace, kubeConfig, kubectl } from './support/kube.ts';
 import { TestKubelet } from './support/kubelet.ts';
-import { ensureRuntimeClass, runOperator, Tasks, waitUntil } from './support/operator.ts';
+import { ensureRuntimeClass, podExists, runOperator, Tasks, waitUntil } from './support/operator.ts';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -35,12 +35,6 @@ after(async () => {
   await deleteNamespace(ns);
 });
 
-const podExists = (name: string) =>
-  core.readNamespacedPod({ namespace: ns, name }).then(
-    () => true,
-    () => false,
-  );
-
 async function decide(approval: string, verdict: 'Approved' | 'Denied', reason: string) {
   const result = await kubectl([
     'patch',
@@ -57,7 +51,7 @@ async function decide(approval: string, verdict: 'Approved' | 'Denied', reason: 
 
 async function awaitingApproval(name: string): Promise<string> {
   const task = await tasks.waitForPhase(name, 'AwaitingApproval');
-  assert.equal(await podExists(`${name}-agent`), false, 'no pod while the approval is pending');
+  assert.equal(await podExists(ns, `${name}-agent`), false, 'no pod while the approval is pending');
   return task.status!.approvalRef!.name;
 }
 
@@ -68,7 +62,7 @@ describe('decisions', () => {
     await decide(approval, 'Approved', 'checked the prompt');
     const running = await tasks.waitForPhase('approve-me', 'Running');
     assert.equal(running.status?.conditions?.find((c) => c.type === 'Approved')?.status, 'True');
-    assert.ok(await podExists('approve-me-agent'));
+    assert.ok(await podExists(ns, 'approve-me-agent'));
     const state = (await tasks.listApprovals()).find((a) => a.metadata.name === approval)?.status;
     assert.equal(state?.state, 'Approved');
     assert.equal(state?.decidedBy, ADMIN);
@@ -84,7 +78,7 @@ describe('decisions', () => {
       denied.status?.conditions?.find((c) => c.type === 'Failed')?.message ?? '',
       /denied by closedpaw-admin: not today/,
     );
-    assert.equal(await podExists('deny-me-agent'), false);
+    assert.equal(await podExists(ns, 'deny-me-agent'), false);
   });
 
   test('an edit after approval voids it: the old approval is superseded, a new one is pending, no pod', async () => {
@@ -122,7 +116,7 @@ describe('decisions', () => {
       second?.spec.taskDigest,
       (await tasks.listApprovals()).find((a) => a.metadata.name === first)?.spec.taskDigest,
     );
-    assert.equal(await podExists('edit-me-agent'), false);
+    assert.equal(await podExists(ns, 'edit-me-agent'), false);
   });
 });
 

@@ -198,55 +198,26 @@ describe('the API server refuses invalid objects, naming the field', () => {
   }
 });
 
+const patchApproval = (name: string, type: 'merge' | 'json', patch: string) =>
+  kubectl(['patch', 'approval', name, '-n', ns, `--type=${type}`, '-p', patch]);
+
 describe('approval immutability enforced by CEL transition rules', () => {
   test('a decision once set cannot be changed or removed; the bound digest cannot change', async () => {
     assert.equal((await apply(approvalManifest('immutable', validApprovalSpec()))).code, 0);
     const decision = { verdict: 'Denied', decidedBy: 'closedpaw-admin', reason: 'not now' };
-    const decide = await kubectl([
-      'patch',
-      'approval',
-      'immutable',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { decision } }),
-    ]);
+    const decide = await patchApproval('immutable', 'merge', JSON.stringify({ spec: { decision } }));
     assert.equal(decide.code, 0, decide.stderr);
-    const flip = await kubectl([
-      'patch',
-      'approval',
-      'immutable',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"decision":{"verdict":"Approved"}}}',
-    ]);
+    const flip = await patchApproval('immutable', 'merge', '{"spec":{"decision":{"verdict":"Approved"}}}');
     assert.notEqual(flip.code, 0);
     assert.match(flip.stderr, /spec\.decision: Forbidden: spec\.decision is immutable/);
-    const drop = await kubectl([
-      'patch',
-      'approval',
-      'immutable',
-      '-n',
-      ns,
-      '--type=json',
-      '-p',
-      '[{"op":"remove","path":"/spec/decision"}]',
-    ]);
+    const drop = await patchApproval('immutable', 'json', '[{"op":"remove","path":"/spec/decision"}]');
     assert.notEqual(drop.code, 0);
     assert.match(drop.stderr, /spec\.decision: Forbidden: spec\.decision cannot be removed once set/);
-    const rebind = await kubectl([
-      'patch',
-      'approval',
+    const rebind = await patchApproval(
       'immutable',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
+      'merge',
       `{"spec":{"taskDigest":"sha256:${'b'.repeat(64)}"}}`,
-    ]);
+    );
     assert.notEqual(rebind.code, 0);
     assert.match(rebind.stderr, /spec\.taskDigest: Forbidden: spec\.taskDigest is immutable/);
   });

@@ -40,15 +40,25 @@ async function readState(dir: string): Promise<ClusterState | undefined> {
 const saveState = (state: ClusterState) =>
   writeFile(statePath(state.dir), `${JSON.stringify(state, null, 2)}\n`);
 
-/** GET with the admin client certificate; resolves with the status code. */
-function adminGet(url: string, pki: Pki): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, {
+/** The admin TLS material, read once per PKI directory (readiness is polled every 100 ms). */
+const adminTls = new Map<string, { ca: Buffer; cert: Buffer; key: Buffer }>();
+function adminTlsFor(pki: Pki) {
+  let tls = adminTls.get(pki.caCert);
+  if (!tls) {
+    tls = {
       ca: readFileSync(pki.caCert),
       cert: readFileSync(pki.adminCert),
       key: readFileSync(pki.adminKey),
-      timeout: 2000,
-    });
+    };
+    adminTls.set(pki.caCert, tls);
+  }
+  return tls;
+}
+
+/** GET with the admin client certificate; resolves with the status code. */
+function adminGet(url: string, pki: Pki): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...adminTlsFor(pki), timeout: 2000 });
     req.on('response', (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
@@ -226,6 +236,7 @@ export async function stopCluster(dir: string): Promise<void> {
   const state = await readState(dir);
   const pids = state ? [...COMPONENTS].reverse().map((c) => state.pids[c]) : [];
   for (const pid of pids) if (pid !== undefined) await stopProcess(pid);
+  adminTls.delete(pkiPaths(join(dir, 'pki')).caCert);
   await rm(dir, { recursive: true, force: true });
 }
 

@@ -61,7 +61,7 @@ export async function logTail(logFile: string, lines = 25): Promise<string> {
 export async function waitFor(
   what: string,
   probe: () => Promise<boolean>,
-  timeoutMs: number,
+  timeoutMs = 60_000,
   intervalMs = 100,
 ) {
   const deadline = Date.now() + timeoutMs;

@@ -1,13 +1,14 @@
 /** Runs the operator in-process against the test cluster, scoped to one namespace. */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CustomObjectsApi, type KubeConfig, NodeV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, NodeV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from '../../operator/src/api/meta.ts';
 import type { AgentTask, Approval } from '../../operator/src/api/types.ts';
 import { loadConfig, type OperatorConfig } from '../../operator/src/config.ts';
 import { createLogger, type Logger } from '../../operator/src/logger.ts';
 import { type OperatorHooks, type RunningOperator, startOperator } from '../../operator/src/operator.ts';
+import { kubeConfig } from './kube.ts';
 
 export function testConfig(namespace: string, env: Record<string, string> = {}): OperatorConfig {
   return loadConfig({
@@ -123,15 +124,24 @@ export class Tasks {
   }
 }
 
-export async function waitUntil(
-  what: string,
-  probe: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+export { waitFor as waitUntil } from '../../hack/cluster/processes.ts';
+
+export const podExists = (namespace: string, name: string) =>
+  kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .readNamespacedPod({ namespace, name })
+    .then(
+      () => true,
+      () => false,
+    );
+
+export async function readApproval(namespace: string, name: string): Promise<Approval> {
+  const custom = kubeConfig().makeApiClient(CustomObjectsApi);
+  return (await custom.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: APPROVAL.plural,
+    namespace,
+    name,
+  })) as Approval;
 }

@@ -11,12 +11,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { APPROVAL, GROUP, VERSION } from '../../operator/src/api/meta.ts';
-import type { Approval } from '../../operator/src/api/types.ts';
 import { runApprovalsCli } from '../../operator/src/cli/approvals.ts';
 import { createTestNamespace, deleteNamespace, kubeConfig, kubectl } from '../support/kube.ts';
 import { TestKubelet } from '../support/kubelet.ts';
-import { ensureRuntimeClass, Tasks } from '../support/operator.ts';
+import { ensureRuntimeClass, podExists, readApproval, Tasks } from '../support/operator.ts';
 import {
   ADMIN,
   ensureUiBuilt,
@@ -29,8 +27,8 @@ import {
 } from './support.ts';
 
 const kc = kubeConfig();
-const core = kc.makeApiClient(CoreV1Api);
-const custom = kc.makeApiClient(CustomObjectsApi);
+const _core = kc.makeApiClient(CoreV1Api);
+const _custom = kc.makeApiClient(CustomObjectsApi);
 const SCREENSHOT = join(ROOT, 'test-results/approval-detail.png');
 const REBIND_HOST = 'rebind.closedpaw.test';
 
@@ -48,22 +46,6 @@ const requested: Array<{ url: string; headers: Record<string, string> }> = [];
 const pendingHeaders: Array<Promise<void>> = [];
 /** Uncaught errors and CSP violations in the UI pages. */
 const pageProblems: string[] = [];
-
-const podExists = (namespace: string, name: string) =>
-  core.readNamespacedPod({ namespace, name }).then(
-    () => true,
-    () => false,
-  );
-
-async function readApproval(namespace: string, name: string): Promise<Approval> {
-  return (await custom.getNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: APPROVAL.plural,
-    namespace,
-    name,
-  })) as Approval;
-}
 
 const pendingItem = (p: Page, task: string) =>
   p.getByRole('list', { name: 'Pending approvals' }).getByRole('button').filter({ hasText: task });

@@ -4,21 +4,20 @@
  * admission policy, the running operator.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { runCommand } from '../../hack/cluster/processes.ts';
 import { APPROVAL, GROUP, VERSION } from '../../operator/src/api/meta.ts';
-import type { Approval } from '../../operator/src/api/types.ts';
 import { runApprovalsCli } from '../../operator/src/cli/approvals.ts';
 import type { RunningOperator } from '../../operator/src/operator.ts';
 import { createTestNamespace, deleteNamespace, kubeConfig } from '../support/kube.ts';
 import { TestKubelet } from '../support/kubelet.ts';
-import { ensureRuntimeClass, runOperator, Tasks } from '../support/operator.ts';
+import { ensureRuntimeClass, podExists, readApproval, runOperator, Tasks } from '../support/operator.ts';
 import { ADMIN, ROOT } from './support.ts';
 
 const kc = kubeConfig();
-const core = kc.makeApiClient(CoreV1Api);
+const _core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const BIN = join(ROOT, 'operator/bin/closedpaw');
 
@@ -27,40 +26,8 @@ let tasks: Tasks;
 let kubelet: TestKubelet;
 let operator: RunningOperator | undefined;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** The installed CLI, as a user runs it (KUBECONFIG from the environment). */
-function closedpaw(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-const podExists = (namespace: string, name: string) =>
-  core.readNamespacedPod({ namespace, name }).then(
-    () => true,
-    () => false,
-  );
-
-async function readApproval(namespace: string, name: string): Promise<Approval> {
-  return (await custom.getNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: APPROVAL.plural,
-    namespace,
-    name,
-  })) as Approval;
-}
+const closedpaw = (...args: string[]) => runCommand(BIN, args);
 
 async function awaitingApproval(t: Tasks, name: string): Promise<string> {
   return (await t.waitForPhase(name, 'AwaitingApproval')).status!.approvalRef!.name;

@@ -19,7 +19,7 @@ import { canonicalJson, specDigest } from '../policy/digest.ts';
 import { needsApproval, rateRisk } from '../policy/risk.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { Informer } from '../runtime/informer.ts';
-import { FINALIZER, networkPolicyName, podName } from '../sandbox/names.ts';
+import { childName, controllerUid, FINALIZER, networkPolicyName, podName } from '../sandbox/names.ts';
 import { buildNetworkPolicy } from '../sandbox/network-policy.ts';
 import { AGENT_CONTAINER, ANNOTATION_SPEC_DIGEST, buildPod } from '../sandbox/pod.ts';
 import { podOutcome } from '../sandbox/pod-outcome.ts';
@@ -53,9 +53,12 @@ interface Step {
 
 const done: ReconcileResult = {};
 
-/** A status as canonical JSON, ignoring condition timestamps (they differ between equal computations). */
+/** A status as canonical JSON, without condition timestamps (they differ between equal computations). */
 const comparable = (status: AgentTaskStatus) =>
-  canonicalJson(JSON.parse(JSON.stringify(status, (k, v) => (k === 'lastTransitionTime' ? undefined : v))));
+  canonicalJson({
+    ...status,
+    conditions: status.conditions?.map(({ lastTransitionTime: _ignored, ...condition }) => condition),
+  });
 
 /** When the sandbox started: the pod's creation time, so every reconcile computes the same value. */
 const podStartTime = (pod: V1Pod, fallback: Date) =>
@@ -102,7 +105,7 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
     const child = cache.get(key);
     if (!child) return { child: undefined, foreign: false };
     expected.delete(key);
-    const ownerUid = child.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid;
+    const ownerUid = controllerUid(child);
     return ownerUid === task.metadata.uid ? { child, foreign: false } : { child: undefined, foreign: true };
   }
 
@@ -173,19 +176,19 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
    */
   async function releasePolicy(key: string, logger: Logger): Promise<ReconcileResult> {
     const [namespace, name] = key.split('/') as [string, string];
-    const childName = `${name}-agent`;
-    const policy = deps.policies.get(`${namespace}/${childName}`);
+    const child = childName(name);
+    const policy = deps.policies.get(`${namespace}/${child}`);
     if (!policy?.metadata?.deletionTimestamp || !policy.metadata.finalizers?.includes(FINALIZER)) return done;
-    const ownerUid = policy.metadata.ownerReferences?.find((ref) => ref.controller)?.uid;
-    const pod = deps.pods.get(`${namespace}/${childName}`);
-    if (pod && pod.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid === ownerUid) {
+    const ownerUid = controllerUid(policy);
+    const pod = deps.pods.get(`${namespace}/${child}`);
+    if (pod && controllerUid(pod) === ownerUid) {
       return { requeueAfterMs: 1000 };
     }
     deps.audit.deleted({ namespace, name, uid: ownerUid ?? '' });
     await deps.client.removeNetworkPolicyFinalizer(policy, FINALIZER).catch((error: unknown) => {
       if (!isNotFound(error)) throw error;
     });
-    logger.info({ policy: childName }, 'sandbox torn down: pod gone, policy released');
+    logger.info({ policy: child }, 'sandbox torn down: pod gone, policy released');
     return done;
   }
 

@@ -13,7 +13,7 @@ import type { ClusterClient } from '../k8s/client.ts';
 import { isAlreadyExists } from '../k8s/errors.ts';
 import { specDigest } from '../policy/digest.ts';
 import type { Informer } from '../runtime/informer.ts';
-import { childLabels, controllerReference, LABEL_TASK_UID } from '../sandbox/names.ts';
+import { childLabels, controllerReference, controllerUid } from '../sandbox/names.ts';
 import type { TaskAudit } from './task-audit.ts';
 
 export type GateResult =
@@ -57,9 +57,8 @@ function isOwnApproval(
   digest: string,
   approvers: ApprovalSpec['approvers'],
 ): boolean {
-  const owner = approval.metadata.ownerReferences?.find((ref) => ref.controller);
   return (
-    owner?.uid === task.metadata.uid &&
+    controllerUid(approval) === task.metadata.uid &&
     approval.spec.taskRef.uid === task.metadata.uid &&
     approval.spec.taskDigest === digest &&
     JSON.stringify(approval.spec.approvers ?? null) === JSON.stringify(approvers ?? null)
@@ -97,7 +96,7 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
       metadata: {
         name,
         namespace: task.metadata.namespace!,
-        labels: { ...childLabels(task), [LABEL_TASK_UID]: task.metadata.uid! },
+        labels: childLabels(task, 'approval'),
         ownerReferences: [controllerReference(task)],
       },
       spec: {

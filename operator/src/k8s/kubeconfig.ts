@@ -6,7 +6,7 @@
  * rotate), client certificates, bearer tokens and token files, basic auth.
  * Exec and auth-provider plugins are refused with a clear error.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -176,10 +176,5 @@ export function loadKubeConnection(env: NodeJS.ProcessEnv = process.env): KubeCo
   if (file) return fromKubeconfigFile(file);
   if (env.KUBERNETES_SERVICE_HOST) return inCluster(env);
   const home = join(homedir(), '.kube/config');
-  try {
-    readFileSync(home);
-  } catch {
-    return undefined;
-  }
-  return fromKubeconfigFile(home);
+  return existsSync(home) ? fromKubeconfigFile(home) : undefined;
 }

@@ -18,8 +18,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
+import { isGone } from '../k8s/errors.ts';
 import {
-  isGone,
   KubeApiError,
   type KubeConnection,
   type KubeStatus,

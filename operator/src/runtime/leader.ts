@@ -18,7 +18,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Gauge } from 'prom-client';
-import { isConflict, isNotFound, type KubeConnection, RestClient } from './rest.ts';
+import { isConflict, isNotFound } from '../k8s/errors.ts';
+import { type KubeConnection, RestClient } from './rest.ts';
 
 export interface LeaderElectorOptions {
   kubeConfig: KubeConnection;
@@ -181,6 +182,18 @@ export class LeaderElector {
   }
 
   /** One attempt: fast-path renew of our cached lease, else read → create / take over / renew. */
+  /** Writes the Lease (create or update) and records what the API server answered. */
+  private async writeLease(
+    method: 'PUT' | 'POST',
+    path: string,
+    body: Lease,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ) {
+    this.lease = await this.rest.request<Lease>(path, { method, body, signal, timeoutMs });
+    this.observe(this.lease);
+  }
+
   private async tryAcquireOrRenew(timeoutMs: number): Promise<Attempt> {
     const deadline = performance.now() + timeoutMs;
     const left = () => Math.max(1, deadline - performance.now());
@@ -191,13 +204,7 @@ export class LeaderElector {
       if (this.leader && this.lease?.spec?.holderIdentity === me) {
         try {
           const body: Lease = { ...this.lease, spec: { ...this.lease.spec, renewTime: microTime() } };
-          this.lease = await this.rest.request<Lease>(this.path, {
-            method: 'PUT',
-            body,
-            signal,
-            timeoutMs: left(),
-          });
-          this.observe(this.lease);
+          await this.writeLease('PUT', this.path, body, signal, left());
           return 'ok';
         } catch (err) {
           if (this.stopped) return 'failed';
@@ -225,13 +232,7 @@ export class LeaderElector {
           },
         };
         const collection = this.path.slice(0, this.path.lastIndexOf('/'));
-        this.lease = await this.rest.request<Lease>(collection, {
-          method: 'POST',
-          body,
-          signal,
-          timeoutMs: left(),
-        });
-        this.observe(this.lease);
+        await this.writeLease('POST', collection, body, signal, left());
         return 'ok';
       }
       this.observe(current);
@@ -253,13 +254,7 @@ export class LeaderElector {
           ...(holder === me ? {} : { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
         },
       };
-      this.lease = await this.rest.request<Lease>(this.path, {
-        method: 'PUT',
-        body,
-        signal,
-        timeoutMs: left(),
-      });
-      this.observe(this.lease);
+      await this.writeLease('PUT', this.path, body, signal, left());
       if (holder !== me) this.logger.info({ previousHolder: holder || undefined }, 'took over the lease');
       return 'ok';
     } catch (err) {

@@ -48,13 +48,6 @@ export class KubeApiError extends Error {
   }
 }
 
-export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.code === 404;
-export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.code === 409;
-export const isAlreadyExists = (e: unknown): boolean =>
-  e instanceof KubeApiError && e.code === 409 && e.reason === 'AlreadyExists';
-/** 410 Gone: a resourceVersion or continue token that etcd (or the watch cache) no longer has. */
-export const isGone = (e: unknown): boolean => e instanceof KubeApiError && e.code === 410;
-
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export interface RestRequestOptions {

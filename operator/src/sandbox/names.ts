@@ -11,8 +11,10 @@ export const ANNOTATION_TASK_SPEC = `${GROUP}/task-spec`;
 export const FINALIZER = `${GROUP}/sandbox-teardown`;
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'closedpaw' } as const;
 
-export const podName = (task: AgentTask) => `${task.metadata.name}-agent`;
-export const networkPolicyName = (task: AgentTask) => `${task.metadata.name}-agent`;
+/** The name of a task's pod and of its NetworkPolicy (also when only the task's name is left). */
+export const childName = (taskName: string) => `${taskName}-agent`;
+export const podName = (task: AgentTask) => childName(task.metadata.name!);
+export const networkPolicyName = (task: AgentTask) => childName(task.metadata.name!);
 
 /** Selects exactly this task's pod: name and uid, so a re-created task never matches the old pod. */
 export const podSelectorLabels = (task: AgentTask) => ({
@@ -20,10 +22,10 @@ export const podSelectorLabels = (task: AgentTask) => ({
   [LABEL_TASK_UID]: task.metadata.uid!,
 });
 
-export const childLabels = (task: AgentTask) => ({
+export const childLabels = (task: AgentTask, role: 'agent' | 'approval' = 'agent') => ({
   ...MANAGED_BY,
   ...podSelectorLabels(task),
-  [LABEL_ROLE]: 'agent',
+  [LABEL_ROLE]: role,
 });
 
 export const controllerReference = (task: AgentTask): V1OwnerReference => ({
@@ -34,3 +36,8 @@ export const controllerReference = (task: AgentTask): V1OwnerReference => ({
   controller: true,
   blockOwnerDeletion: true,
 });
+
+/** The uid of an object's controller owner (for a child: its task). */
+export const controllerUid = (obj: {
+  metadata?: { ownerReferences?: Array<{ uid: string; controller?: boolean }> };
+}) => obj.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid;

@@ -46,6 +46,52 @@ export const taskResourcesSchema = z
   })
   .describe('Resource limits of the sandbox pod (requests equal limits).');
 
+/** Files written into /workspace before the agent starts; screened before the run, spotlighted when read. */
+export const INPUT_MAX_FILES = 8;
+export const INPUT_MAX_CHARS = 16384;
+
+export const taskInputSchema = z
+  .object({
+    path: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/)
+      .describe('Path relative to /workspace, e.g. notes/todo.md (no "..", no leading slash).')
+      .meta(
+        cel({
+          rule: "!self.split('/').exists(s, s == '..' || s == '.')",
+          message: 'path segments "." and ".." are not allowed',
+        }),
+      ),
+    content: z.string().max(INPUT_MAX_CHARS).describe('UTF-8 text of the file.'),
+  })
+  .describe('An input document for the agent.');
+
+export const BUDGET_LIMITS = {
+  modelCalls: { default: 24, min: 1, max: 200 },
+  tokens: { default: 100_000, min: 1000, max: 2_000_000 },
+  bytes: { default: 16 * 1024 * 1024, min: 65536, max: 256 * 1024 * 1024 },
+} as const;
+
+const budgetField = (field: keyof typeof BUDGET_LIMITS, description: string) => {
+  const { default: def, min, max } = BUDGET_LIMITS[field];
+  return z
+    .int()
+    .min(min)
+    .max(max)
+    .default(def)
+    .describe(`${description} Default ${def}, allowed ${min}..${max}.`);
+};
+
+export const taskBudgetSchema = z
+  .object({
+    modelCalls: budgetField('modelCalls', 'Most model calls (agent steps) the task may make.'),
+    tokens: budgetField('tokens', 'Most prompt + completion tokens over all model calls.'),
+    bytes: budgetField('bytes', 'Most request + response bytes through the model gateway.'),
+  })
+  .describe('What the task may spend through the model gateway; exceeding it ends the run.');
+
 export const agentTaskSpecSchema = z
   .object({
     prompt: z.string().min(1).max(PROMPT_MAX_CHARS).describe('What the agent is asked to do.'),
@@ -79,6 +125,17 @@ export const agentTaskSpecSchema = z
       cpu: RESOURCE_LIMITS.cpu.default,
       memory: RESOURCE_LIMITS.memory.default,
       ephemeralStorage: RESOURCE_LIMITS.ephemeralStorage.default,
+    }),
+    inputs: z
+      .array(taskInputSchema)
+      .max(INPUT_MAX_FILES)
+      .optional()
+      .describe('Documents written into /workspace before the agent starts.')
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['path'] }),
+    budget: taskBudgetSchema.default({
+      modelCalls: BUDGET_LIMITS.modelCalls.default,
+      tokens: BUDGET_LIMITS.tokens.default,
+      bytes: BUDGET_LIMITS.bytes.default,
     }),
     ttlSecondsAfterFinished: z
       .int()

@@ -3,7 +3,7 @@
  * termination-message cap: it prints one frame on stdout, the operator reads
  * the pod log (with a byte cap) and checks the length and sha256.
  *
- *   <<<closedpaw-result bytes=N sha256=HEX>>>\n
+ *   <<<closedpaw-result bytes=N sha256=HEX[ flags=a,b]>>>\n
  *   base64(result)\n
  *   <<<closedpaw-result-end>>>\n
  *
@@ -11,19 +11,21 @@
  */
 import { createHash } from 'node:crypto';
 
-const HEADER = /<<<closedpaw-result bytes=(\d+) sha256=([a-f0-9]{64})>>>\n/;
+const HEADER = /<<<closedpaw-result bytes=(\d+) sha256=([a-f0-9]{64})(?: flags=([a-z0-9,-]{1,256}))?>>>\n/;
 const FOOTER = '\n<<<closedpaw-result-end>>>';
 
 export const sha256Hex = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 
-export function frameResult(result: Uint8Array | string): string {
+/** `flags` are short tags about the result (see RESULT_FLAGS in api/agent-protocol.ts). */
+export function frameResult(result: Uint8Array | string, flags: readonly string[] = []): string {
   const bytes = typeof result === 'string' ? Buffer.from(result, 'utf8') : Buffer.from(result);
-  const header = `<<<closedpaw-result bytes=${bytes.length} sha256=${sha256Hex(bytes)}>>>\n`;
+  const tags = flags.length > 0 ? ` flags=${flags.join(',')}` : '';
+  const header = `<<<closedpaw-result bytes=${bytes.length} sha256=${sha256Hex(bytes)}${tags}>>>\n`;
   return `${header}${bytes.toString('base64')}${FOOTER}\n`;
 }
 
 export type FrameParse =
-  | { ok: true; result: Buffer; sha256: string; bytes: number }
+  | { ok: true; result: Buffer; sha256: string; bytes: number; flags: string[] }
   | { ok: false; reason: 'ResultMissing' | 'ResultTruncated' | 'ResultCorrupt'; message: string };
 
 /** Finds the last result frame in a pod log and verifies it. */
@@ -33,7 +35,7 @@ export function parseResultFrame(log: string): FrameParse {
   const header = HEADER.exec(log.slice(start));
   if (!header)
     return { ok: false, reason: 'ResultTruncated', message: 'the result frame header is cut short' };
-  const [line, bytesText, sha256] = header as unknown as [string, string, string];
+  const [line, bytesText, sha256, flagText] = header as unknown as [string, string, string, string?];
   const bodyStart = start + line.length;
   const end = log.indexOf(FOOTER, bodyStart);
   if (end < 0) return { ok: false, reason: 'ResultTruncated', message: 'the result frame has no end marker' };
@@ -53,5 +55,5 @@ export function parseResultFrame(log: string): FrameParse {
       message: 'the result does not match the sha256 in its frame',
     };
   }
-  return { ok: true, result, sha256, bytes };
+  return { ok: true, result, sha256, bytes, flags: flagText ? flagText.split(',').filter(Boolean) : [] };
 }

@@ -88,6 +88,33 @@ const taskDeleted = z.strictObject({
   type: z.literal('task.deleted'),
   task: taskRefSchema,
 });
+const modelCall = z.strictObject({
+  ...common,
+  type: z.literal('model.call'),
+  task: taskRefSchema,
+  model: z.string().min(1).max(256),
+  endpoint: z.string().min(1).max(64),
+  verdict: z.enum(['allowed', 'refused']),
+  code: z.string().max(64).optional(),
+  status: z.int().min(0).max(999).optional(),
+  promptTokens: z.int().min(0).optional(),
+  completionTokens: z.int().min(0).optional(),
+  requestBytes: z.int().min(0).optional(),
+  responseBytes: z.int().min(0).optional(),
+  requestDigest: sha256Digest.optional(),
+  responseDigest: sha256Digest.optional(),
+  ms: z.number().min(0).optional(),
+});
+const screeningFlagged = z.strictObject({
+  ...common,
+  type: z.literal('screening.flagged'),
+  task: taskRefSchema,
+  where: z.enum(['prompt', 'input', 'tool_output', 'model_output']),
+  score: z.number().min(0),
+  reasons: z.array(shortText).max(32),
+  digest: sha256Digest.optional(),
+  action: z.enum(['escalated', 'stopped', 'allowed', 'redacted']),
+});
 const policyChanged = z.strictObject({
   ...common,
   type: z.literal('policy.changed'),
@@ -151,6 +178,8 @@ export const auditEventSchema = z.discriminatedUnion('type', [
   podFinished,
   resultRecorded,
   taskDeleted,
+  modelCall,
+  screeningFlagged,
   policyChanged,
   configChanged,
   uiLoginSucceeded,

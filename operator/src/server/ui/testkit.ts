@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { AgentTaskSpec } from '../../api/agenttask.ts';
+import { type AgentTaskSpec, agentTaskSpecSchema } from '../../api/agenttask.ts';
 import { API_VERSION } from '../../api/meta.ts';
 import type { AgentTask, Approval } from '../../api/types.ts';
 import { specDigest } from '../../policy/digest.ts';
@@ -58,7 +58,7 @@ export function taskFixture(name: string, spec: Partial<AgentTaskSpec> = {}, uid
     apiVersion: API_VERSION,
     kind: 'AgentTask',
     metadata: { name, namespace: NS, uid, resourceVersion: '1' },
-    spec: {
+    spec: agentTaskSpecSchema.parse({
       prompt: 'Delete the temp files in /workspace.',
       model: 'llama3.2:3b',
       runtimeClassName: 'gvisor',
@@ -67,7 +67,7 @@ export function taskFixture(name: string, spec: Partial<AgentTaskSpec> = {}, uid
       timeoutSeconds: 600,
       resources: { cpu: '500m', memory: '512Mi', ephemeralStorage: '1Gi' },
       ...spec,
-    },
+    }),
     status: { phase: 'AwaitingApproval' },
   };
 }

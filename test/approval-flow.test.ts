@@ -159,3 +159,109 @@ describe('expiry', () => {
     assert.equal(pod, undefined);
   });
 });
+
+describe('no dead states', () => {
+  const patchPrompt = async (name: string, prompt: string) => {
+    const edit = await kubectl([
+      'patch',
+      'agenttask',
+      name,
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { prompt } }),
+    ]);
+    assert.equal(edit.code, 0, edit.stderr);
+  };
+  const waitingOn = async (name: string, notThis?: string) =>
+    (await tasks.waitFor(name, 'an approval to wait on', (t) => {
+      const ref = t?.status?.approvalRef?.name;
+      return t?.status?.phase === 'AwaitingApproval' && Boolean(ref) && ref !== notThis;
+    }))!.status!.approvalRef!;
+
+  test('spec A → B → A: the superseded approval of A is not reused; a fresh one is asked and honoured', async () => {
+    await tasks.create('aba', { tools: ['shell'], prompt: 'Version A.' });
+    const a1 = (await waitingOn('aba')).name;
+    await patchPrompt('aba', 'Version B.');
+    const b = (await waitingOn('aba', a1)).name;
+    await patchPrompt('aba', 'Version A.');
+    const a3 = (await waitingOn('aba', b)).name;
+    assert.notEqual(a3, a1, 'a new approval, not the superseded one');
+    const states = new Map((await tasks.listApprovals()).map((a) => [a.metadata.name, a.status?.state]));
+    assert.equal(states.get(a1), 'Superseded');
+    await waitUntil('B superseded', async () =>
+      (await tasks.listApprovals()).some((a) => a.metadata.name === b && a.status?.state === 'Superseded'),
+    );
+    await decide(a3, 'Approved', 'version A again, fine');
+    await tasks.waitForPhase('aba', 'Running');
+  });
+
+  test('an Approval deleted by someone is asked again with the same deadline: deletion buys no time', async () => {
+    await tasks.create('deleted-approval', { tools: ['shell'] });
+    const first = await waitingOn('deleted-approval');
+    assert.ok(first.expiresAt, 'the task records its deadline');
+    const removed = await kubectl(['delete', 'approval', first.name, '-n', ns]);
+    assert.equal(removed.code, 0, removed.stderr);
+    await waitUntil('a new approval with the recorded deadline', async () => {
+      const again = (await tasks.listApprovals()).find(
+        (a) => a.spec.taskRef.name === 'deleted-approval' && a.metadata.deletionTimestamp === undefined,
+      );
+      return again !== undefined && Date.parse(again.spec.expiresAt) === Date.parse(first.expiresAt!);
+    });
+    const task = await tasks.get('deleted-approval');
+    assert.equal(task?.status?.phase, 'AwaitingApproval');
+    assert.equal(await podExists(ns, 'deleted-approval-agent'), false);
+  });
+
+  test('approver settings changed across a restart: the old approval is superseded and a new one asked', async () => {
+    await operator?.stop();
+    operator = await runOperator(kc, ns, { CLOSEDPAW_APPROVER_USERS: 'alice' });
+    await tasks.create('new-approvers', { tools: ['shell'] });
+    const old = (await waitingOn('new-approvers')).name;
+    assert.deepEqual(
+      (await tasks.listApprovals()).find((a) => a.metadata.name === old)?.spec.approvers,
+      { users: ['alice'] },
+    );
+    await operator.stop();
+    operator = await runOperator(kc, ns, { CLOSEDPAW_APPROVER_USERS: 'bob' });
+    const fresh = (await waitingOn('new-approvers', old)).name;
+    const approvals = await tasks.listApprovals();
+    assert.deepEqual(approvals.find((a) => a.metadata.name === fresh)?.spec.approvers, { users: ['bob'] });
+    await waitUntil('the old approval superseded', async () =>
+      (await tasks.listApprovals()).some((a) => a.metadata.name === old && a.status?.state === 'Superseded'),
+    );
+    await operator.stop();
+    operator = await runOperator(kc, ns);
+  });
+});
+
+describe('silence is a denial even when the Approval is deleted', () => {
+  let silentNs = '';
+  let shortLived: RunningOperator;
+
+  before(async () => {
+    silentNs = await createTestNamespace('approval-silent');
+    shortLived = await runOperator(kc, silentNs, { CLOSEDPAW_APPROVAL_TTL_SECONDS: '3' });
+  });
+  after(async () => {
+    await shortLived.stop();
+    await deleteNamespace(silentNs);
+  });
+
+  test('deleting the Approval again and again does not keep the task waiting past its deadline', async () => {
+    const silent = new Tasks(kc, silentNs);
+    await silent.create('silenced', { tools: ['shell'] });
+    await silent.waitForPhase('silenced', 'AwaitingApproval');
+    const deleter = setInterval(() => {
+      void kubectl(['delete', 'approvals', '--all', '-n', silentNs, '--wait=false']);
+    }, 300);
+    try {
+      const task = await silent.waitForPhase('silenced', 'Expired', 30_000);
+      assert.equal(task.status?.conditions?.find((c) => c.type === 'Failed')?.reason, 'ApprovalExpired');
+    } finally {
+      clearInterval(deleter);
+    }
+    assert.equal(await podExists(silentNs, 'silenced-agent'), false);
+  });
+});

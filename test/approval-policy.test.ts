@@ -1,13 +1,15 @@
 /**
- * Approvals cannot be forged: the API server's ValidatingAdmissionPolicy
- * (crds/approval-decision-policy.yaml) and RBAC decide, with identities taken
- * from the request (kubectl --as impersonation stands for real users).
+ * Approvals cannot be forged: the API server's ValidatingAdmissionPolicies
+ * (crds/approval-decision-policy.yaml: who decides; crds/approval-integrity-policy.yaml:
+ * who creates and owns) and the shipped RBAC (the chart's operator role, crds/approver-role.yaml)
+ * decide, with identities taken from the request (kubectl --as impersonation stands for real users).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { createTestNamespace, deleteNamespace, kubectl } from './support/kube.ts';
+import { OPERATOR_USER, operatorKubeConfig } from './support/operator-identity.ts';
 
 let ns = '';
 const digest = `sha256:${'c'.repeat(64)}`;
@@ -40,41 +42,46 @@ const decide = (name: string, as: string[], decision: Record<string, unknown>) =
     JSON.stringify({ spec: { decision } }),
   ]);
 
+/** The shipped approver role (crds/approver-role.yaml), bound in the test namespace. */
 const approverRbac = (namespace: string) =>
   stringify({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'RoleBinding',
     metadata: { name: 'approvers', namespace },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'test-closedpaw-approver' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'closedpaw-approver' },
     subjects: [
       { kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' },
       { kind: 'User', name: 'dave', apiGroup: 'rbac.authorization.k8s.io' },
+      { kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' },
     ],
   });
 
-const approverRole = stringify({
-  apiVersion: 'rbac.authorization.k8s.io/v1',
-  kind: 'ClusterRole',
-  metadata: { name: 'test-closedpaw-approver' },
-  rules: [
-    { apiGroups: ['closedpaw.dev'], resources: ['approvals'], verbs: ['get', 'list', 'watch', 'patch'] },
-  ],
-});
+/** The operator creates Approvals (as the chart's service account): nobody else may. */
+const AS_OPERATOR = `--as=${OPERATOR_USER}`;
+const create = (name: string, extra: Record<string, unknown> = {}) =>
+  kubectl(['create', '-n', ns, AS_OPERATOR, '-f', '-'], approval(name, extra));
+
+/** Policies take a moment to become effective after they are created: wait until both bite. */
+async function policiesEffective(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const decided = await kubectl(
+      ['create', '--dry-run=server', '-n', ns, AS_OPERATOR, '-f', '-'],
+      approval('probe', { decision: { verdict: 'Approved', decidedBy: OPERATOR_USER } }),
+    );
+    const planted = await kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-'], approval('probe'));
+    if (/cannot be created with spec\.decision/.test(decided.stderr) && /only the ClosedPaw operator/.test(planted.stderr)) {
+      return;
+    }
+    await sleep(100);
+  }
+  throw new Error('the ValidatingAdmissionPolicies never became effective');
+}
 
 before(async () => {
   ns = await createTestNamespace('vap');
-  assert.equal((await kubectl(['apply', '-f', '-'], approverRole)).code, 0);
+  await operatorKubeConfig(); // the chart's service account, RBAC and integrity policy
   assert.equal((await kubectl(['apply', '-f', '-'], approverRbac(ns))).code, 0);
-  // A policy takes a moment to become effective after it is created: wait until it bites.
-  for (let i = 0; i < 100; i++) {
-    const probe = await kubectl(
-      ['create', '--dry-run=server', '-n', ns, '-f', '-'],
-      approval('probe', { decision: { verdict: 'Approved', decidedBy: 'closedpaw-admin' } }),
-    );
-    if (probe.code !== 0 && /cannot be created with spec\.decision/.test(probe.stderr)) return;
-    await sleep(100);
-  }
-  throw new Error('the ValidatingAdmissionPolicy never became effective');
+  await policiesEffective();
 });
 
 after(async () => {
@@ -83,7 +90,8 @@ after(async () => {
 
 describe('the API server decides who may decide', () => {
   test('a user may decide in their own name', async () => {
-    assert.equal((await kubectl(['apply', '-n', ns, '-f', '-'], approval('own-name'))).code, 0);
+    const made = await create('own-name');
+    assert.equal(made.code, 0, made.stderr);
     const ok = await decide('own-name', ['--as=alice'], {
       verdict: 'Approved',
       decidedBy: 'alice',
@@ -93,17 +101,14 @@ describe('the API server decides who may decide', () => {
   });
 
   test('a decision naming someone else is rejected', async () => {
-    await kubectl(['apply', '-n', ns, '-f', '-'], approval('impostor'));
+    await create('impostor');
     const bad = await decide('impostor', ['--as=alice'], { verdict: 'Approved', decidedBy: 'bob' });
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /denied request: spec\.decision\.decidedBy must be your own user name alice/);
   });
 
   test('a user outside spec.approvers is rejected; a member of an approver group is accepted', async () => {
-    await kubectl(
-      ['apply', '-n', ns, '-f', '-'],
-      approval('restricted', { approvers: { users: ['carol'], groups: ['sre'] } }),
-    );
+    await create('restricted', { approvers: { users: ['carol'], groups: ['sre'] } });
     const outsider = await decide('restricted', ['--as=alice'], { verdict: 'Approved', decidedBy: 'alice' });
     assert.notEqual(outsider.code, 0);
     assert.match(outsider.stderr, /user alice is not in spec\.approvers of this Approval/);
@@ -115,24 +120,21 @@ describe('the API server decides who may decide', () => {
   });
 
   test('a decision cannot be changed, even by the person who made it', async () => {
-    await kubectl(['apply', '-n', ns, '-f', '-'], approval('final'));
+    await create('final');
     assert.equal((await decide('final', ['--as=alice'], { verdict: 'Denied', decidedBy: 'alice' })).code, 0);
     const flip = await decide('final', ['--as=alice'], { verdict: 'Approved', decidedBy: 'alice' });
     assert.notEqual(flip.code, 0);
     assert.match(flip.stderr, /spec\.decision is (final once set|immutable)/);
   });
 
-  test('an Approval cannot be created already decided', async () => {
-    const forged = await kubectl(
-      ['create', '-n', ns, '-f', '-'],
-      approval('forged', { decision: { verdict: 'Approved', decidedBy: 'closedpaw-admin' } }),
-    );
+  test('an Approval cannot be created already decided, not even by the operator', async () => {
+    const forged = await create('forged', { decision: { verdict: 'Approved', decidedBy: OPERATOR_USER } });
     assert.notEqual(forged.code, 0);
     assert.match(forged.stderr, /cannot be created with spec\.decision already set/);
   });
 
   test("an agent pod's service account has no access to approvals", async () => {
-    await kubectl(['apply', '-n', ns, '-f', '-'], approval('agent-target'));
+    await create('agent-target');
     const agent = `--as=system:serviceaccount:${ns}:default`;
     const patch = await decide('agent-target', [agent], {
       verdict: 'Approved',
@@ -143,8 +145,8 @@ describe('the API server decides who may decide', () => {
       patch.stderr,
       /forbidden: User "system:serviceaccount:[^"]+:default" cannot (get|patch) resource "approvals"/,
     );
-    const create = await kubectl(['create', '-n', ns, agent, '-f', '-'], approval('agent-made'));
-    assert.match(create.stderr, /cannot create resource "approvals"/);
+    const made = await kubectl(['create', '-n', ns, agent, '-f', '-'], approval('agent-made'));
+    assert.match(made.stderr, /cannot create resource "approvals"/);
   });
 
   test('an approver cannot write the status the operator owns', async () => {
@@ -162,5 +164,68 @@ describe('the API server decides who may decide', () => {
     ]);
     assert.notEqual(status.code, 0);
     assert.match(status.stderr, /User "alice" cannot (get|patch) resource "approvals\/status"/);
+  });
+});
+
+describe('Approvals cannot be planted or re-parented', () => {
+  test('a user who may create approvals (here: cluster-admin) cannot plant one with a year-9999 expiry', async () => {
+    const planted = await kubectl(
+      ['create', '-n', ns, '-f', '-'],
+      approval('planted', { expiresAt: '9999-12-31T00:00:00Z' }),
+    );
+    assert.notEqual(planted.code, 0);
+    assert.match(planted.stderr, /only the ClosedPaw operator creates Approvals; closedpaw-admin may not/);
+  });
+
+  test('nobody but the operator writes status, not even cluster-admin', async () => {
+    await create('status-target');
+    const status = await kubectl([
+      'patch',
+      'approval',
+      'status-target',
+      '-n',
+      ns,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"state":"Approved","decidedBy":"closedpaw-admin"}}',
+    ]);
+    assert.notEqual(status.code, 0);
+    assert.match(status.stderr, /only the ClosedPaw operator writes Approval status/);
+    const byOperator = await kubectl([
+      'patch',
+      'approval',
+      'status-target',
+      '-n',
+      ns,
+      AS_OPERATOR,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"state":"Pending"}}',
+    ]);
+    assert.equal(byOperator.code, 0, byOperator.stderr);
+  });
+
+  test('an approver cannot move an Approval to another task by editing its ownerReferences', async () => {
+    await create('owned', {});
+    const reparent = await kubectl([
+      'patch',
+      'approval',
+      'owned',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        metadata: {
+          ownerReferences: [
+            { apiVersion: 'closedpaw.dev/v1alpha1', kind: 'AgentTask', name: 'other', uid: '6a1f0c2e-0000-4000-8000-000000000002', controller: true },
+          ],
+        },
+      }),
+    ]);
+    assert.notEqual(reparent.code, 0);
+    assert.match(reparent.stderr, /ownerReferences of an Approval are set by the operator/);
   });
 });

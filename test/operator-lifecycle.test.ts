@@ -28,6 +28,8 @@ let ns = '';
 let tasks: Tasks;
 let operator: RunningOperator;
 let kubelet: TestKubelet;
+/** The operator's API writes in the order it made them: "create pods ns/name". */
+const writes: string[] = [];
 /** What each task's pod does, by task name; tasks not listed keep running. */
 const scripts = new Map<string, Parameters<TestKubelet['finish']>[2]>();
 
@@ -42,7 +44,12 @@ before(async () => {
     return scripts.get(task) ?? { kind: 'run' };
   };
   await kubelet.start();
-  operator = await runOperator(kc, ns, { CLOSEDPAW_OLLAMA_IP: '10.1.2.3', CLOSEDPAW_OLLAMA_PORT: '11434' });
+  operator = await runOperator(
+    kc,
+    ns,
+    { CLOSEDPAW_GATEWAY_IP: '10.1.2.3', CLOSEDPAW_GATEWAY_PORT: '11435' },
+    { onApiWrite: (verb, resource, target) => writes.push(`${verb} ${resource} ${target}`) },
+  );
 });
 
 after(async () => {
@@ -147,6 +154,35 @@ describe('fail closed without a sandbox runtime', () => {
       await node.deleteRuntimeClass({ name: 'kata-qemu' }).catch(() => undefined);
     }
   });
+
+  test('a RuntimeClass whose handler is not a sandbox (kata-qemu → runc) gets no pod: RuntimeClassNotSandboxed', async () => {
+    const node = kc.makeApiClient(NodeV1Api);
+    await waitUntil('kata-qemu gone', async () =>
+      node.readRuntimeClass({ name: 'kata-qemu' }).then(
+        () => false,
+        (error: { code?: number }) => {
+          if (error.code === 404) return true;
+          throw error;
+        },
+      ),
+    );
+    await ensureRuntimeClass(kc, 'kata-qemu', 'runc');
+    try {
+      await tasks.create('runc-underneath', { runtimeClassName: 'kata-qemu' });
+      const refused = await tasks.waitFor('runc-underneath', 'RuntimeClassNotSandboxed', (t) =>
+        Boolean(t?.status?.conditions?.some((c) => c.reason === 'RuntimeClassNotSandboxed')),
+      );
+      assert.equal(refused?.status?.phase, 'Pending');
+      assert.match(
+        refused?.status?.conditions?.find((c) => c.type === 'RuntimeClassAvailable')?.message ?? '',
+        /handler "runc", which is not a sandbox/,
+      );
+      assert.equal(await readPod('runc-underneath-agent'), undefined, 'no pod on runc');
+      assert.equal(await readPolicy('runc-underneath-agent'), undefined);
+    } finally {
+      await node.deleteRuntimeClass({ name: 'kata-qemu' }).catch(() => undefined);
+    }
+  });
 });
 
 describe('the children', () => {
@@ -162,7 +198,7 @@ describe('the children', () => {
     pod = (await readPod('inspect-agent'))!;
   });
 
-  test('the NetworkPolicy selects only this pod, denies ingress, allows egress only to Ollama', async () => {
+  test('the NetworkPolicy selects only this pod, denies ingress, allows egress only to the gateway', async () => {
     const task = (await tasks.get('inspect'))!;
     const policy = (await readPolicy('inspect-agent'))!;
     assert.deepEqual(plain(policy.spec?.podSelector), {
@@ -171,16 +207,15 @@ describe('the children', () => {
     assert.deepEqual(policy.spec?.policyTypes, ['Ingress', 'Egress']);
     assert.deepEqual(policy.spec?.ingress ?? [], []);
     assert.deepEqual(plain(policy.spec?.egress), [
-      { to: [{ ipBlock: { cidr: '10.1.2.3/32' } }], ports: [{ protocol: 'TCP', port: 11434 }] },
+      { to: [{ ipBlock: { cidr: '10.1.2.3/32' } }], ports: [{ protocol: 'TCP', port: 11435 }] },
     ]);
     const owner = policy.metadata?.ownerReferences?.[0];
     assert.equal(owner?.uid, task.metadata.uid);
     assert.equal(owner?.controller, true);
-    assert.ok(
-      new Date(policy.metadata!.creationTimestamp!).getTime() <=
-        new Date(pod.metadata!.creationTimestamp!).getTime(),
-      'policy created before the pod',
-    );
+    const policyCreate = writes.indexOf(`create networkpolicies ${ns}/inspect-agent`);
+    const podCreate = writes.indexOf(`create pods ${ns}/inspect-agent`);
+    assert.ok(policyCreate >= 0 && podCreate >= 0, `both creates seen in ${JSON.stringify(writes)}`);
+    assert.ok(policyCreate < podCreate, 'the operator created the policy before the pod');
   });
 
   test('the pod is hardened field by field', () => {
@@ -214,8 +249,11 @@ describe('the children', () => {
     assert.equal(volumes.workspace?.emptyDir?.sizeLimit, '64Mi');
     assert.ok(volumes.task?.downwardAPI, 'task spec comes from a read-only downward API volume');
     assert.ok(!(spec.volumes ?? []).some((v) => v.hostPath), 'no hostPath');
-    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
-    assert.ok(!Object.keys(env).some((k) => /key|token|secret/i.test(k)), 'no secrets in the env');
+    assert.ok(
+      (container.env ?? []).every((e) => !e.valueFrom && !/^eyJ[\w-]+\./.test(e.value ?? '')),
+      'no secrets and no token in the env (the gateway token is a read-only file)',
+    );
+    assert.ok(!(spec.volumes ?? []).some((v) => v.secret || v.projected), 'no secret or service-account volumes');
     const taskSpec = JSON.parse(pod.metadata?.annotations?.['closedpaw.dev/task-spec'] ?? '{}');
     assert.equal(taskSpec.prompt, 'Summarize the workspace.');
   });

@@ -135,6 +135,9 @@ export function apiServerArgs(state: ClusterState, pki: Pki): string[] {
     `--client-ca-file=${pki.caCert}`,
     `--cert-dir=${join(state.dir, 'pki')}`,
     '--authorization-mode=RBAC',
+    // Children may set blockOwnerDeletion only with update on their owner's finalizers (what real
+    // clusters enforce, and what the operator's RBAC must allow).
+    '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
     `--service-account-issuer=https://127.0.0.1:${state.apiServerPort}`,
     `--service-account-key-file=${pki.saPub}`,
     `--service-account-signing-key-file=${pki.saKey}`,

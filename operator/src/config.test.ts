@@ -4,19 +4,23 @@ import { ConfigError, loadConfig } from './config.ts';
 
 test('defaults are sane and loopback-only', () => {
   const config = loadConfig({});
-  assert.equal(config.ollama.port, 11434);
+  assert.equal(config.gateway.egress.port, 11435);
+  assert.deepEqual(config.gateway.listen, { host: '127.0.0.1', port: 11435 });
+  assert.deepEqual(config.sandboxHandlers, ['runsc', 'kata*']);
   assert.equal(config.allowDns, false);
   assert.equal(config.ui?.host, '127.0.0.1');
   assert.equal(config.httpHost, '127.0.0.1');
 });
 
 const bad: Array<[Record<string, string>, RegExp]> = [
-  [{ CLOSEDPAW_OLLAMA_PORT: '70000' }, /CLOSEDPAW_OLLAMA_PORT/],
-  [{ CLOSEDPAW_OLLAMA_IP: 'ollama.local' }, /CLOSEDPAW_OLLAMA_IP/],
+  [{ CLOSEDPAW_GATEWAY_PORT: '70000' }, /CLOSEDPAW_GATEWAY_PORT/],
+  [{ CLOSEDPAW_GATEWAY_IP: 'gateway.local' }, /CLOSEDPAW_GATEWAY_IP/],
+  [{ CLOSEDPAW_OLLAMA_URL: 'not a url' }, /CLOSEDPAW_OLLAMA_URL/],
+  [{ CLOSEDPAW_SANDBOX_HANDLERS: 'runsc, runc' }, /CLOSEDPAW_SANDBOX_HANDLERS: expected handler names/],
   [{ CLOSEDPAW_ALLOW_DNS: 'yes' }, /CLOSEDPAW_ALLOW_DNS/],
   [{ CLOSEDPAW_UI_ADDR: '0.0.0.0:7780' }, /CLOSEDPAW_UI_ADDR: the approval UI binds to loopback only/],
   [{ CLOSEDPAW_UI_TOKEN: 'short' }, /CLOSEDPAW_UI_TOKEN: must be at least 32 characters/],
-  [{ CLOSEDPAW_OLLAMA_POD_SELECTOR: 'app' }, /CLOSEDPAW_OLLAMA_POD_SELECTOR: expected k=v/],
+  [{ CLOSEDPAW_GATEWAY_POD_SELECTOR: 'app' }, /CLOSEDPAW_GATEWAY_POD_SELECTOR: expected k=v/],
   [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
 ];
 for (const [env, message] of bad) {
@@ -33,4 +37,11 @@ test('a renew deadline not below the lease duration is refused, naming both vari
     () => loadConfig({ CLOSEDPAW_LEASE_DURATION_SECONDS: '5', CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS: '5' }),
     /CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS must be less than CLOSEDPAW_LEASE_DURATION_SECONDS/,
   );
+});
+
+test('the gateway egress port follows the URL pods use, unless set', () => {
+  assert.equal(loadConfig({ CLOSEDPAW_GATEWAY_URL: 'http://10.96.0.20:8443' }).gateway.egress.port, 8443);
+  const both = { CLOSEDPAW_GATEWAY_URL: 'http://10.96.0.20:8443', CLOSEDPAW_GATEWAY_PORT: '11435' };
+  assert.equal(loadConfig(both).gateway.egress.port, 11435);
+  assert.equal(loadConfig({ CLOSEDPAW_GATEWAY_ADDR: 'off' }).gateway.listen, undefined);
 });

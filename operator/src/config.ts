@@ -17,13 +17,25 @@ const nameList = z
   .transform((s) => s.split(','));
 
 export const envSchema = z.object({
-  CLOSEDPAW_OLLAMA_URL: z.url().default('http://ollama.ollama.svc:11434'),
-  CLOSEDPAW_OLLAMA_NAMESPACE: z.string().min(1).default('ollama'),
-  CLOSEDPAW_OLLAMA_POD_SELECTOR: selector.default({ 'app.kubernetes.io/name': 'ollama' }),
-  CLOSEDPAW_OLLAMA_IP: ipv4.optional(),
-  CLOSEDPAW_OLLAMA_PORT: port.default(11434),
+  CLOSEDPAW_OLLAMA_URL: z.url().default('http://127.0.0.1:11434'),
+  CLOSEDPAW_GATEWAY_ADDR: z
+    .string()
+    .regex(/^[0-9.]+:\d+$|^\[[0-9a-f:]+\]:\d+$|^off$/, 'expected host:port or off')
+    .default('127.0.0.1:11435'),
+  CLOSEDPAW_GATEWAY_URL: z.url().optional(),
+  CLOSEDPAW_GATEWAY_SERVICE: z.string().min(1).default('closedpaw-gateway'),
+  CLOSEDPAW_GATEWAY_NAMESPACE: z.string().min(1).optional(),
+  CLOSEDPAW_GATEWAY_POD_SELECTOR: selector.default({ 'app.kubernetes.io/name': 'closedpaw' }),
+  CLOSEDPAW_GATEWAY_IP: ipv4.optional(),
+  CLOSEDPAW_GATEWAY_PORT: port.optional(),
+  CLOSEDPAW_GATEWAY_KEY_FILE: z.string().min(1).optional(),
   CLOSEDPAW_ALLOW_DNS: boolean.default(false),
-  CLOSEDPAW_RUNNER_IMAGE: z.string().min(1).default('docker.io/library/node:24-alpine'),
+  CLOSEDPAW_SANDBOX_HANDLERS: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+\*?(,[A-Za-z0-9._-]+\*?)*$/, 'expected handler names, e.g. runsc,kata*')
+    .default('runsc,kata*')
+    .transform((s) => s.split(',')),
+  CLOSEDPAW_RUNNER_IMAGE: z.string().min(1).default('closedpaw/runner:0.1.0'),
   CLOSEDPAW_RUNNER_UID: z.coerce.number().int().min(1).max(2147483647).default(65532),
   CLOSEDPAW_RESULT_MAX_BYTES: z.coerce
     .number()
@@ -59,6 +71,7 @@ export const envSchema = z.object({
     )
     .default('127.0.0.1:7780'),
   CLOSEDPAW_UI_APPROVER: z.string().min(1).max(253).optional(),
+  CLOSEDPAW_UI_APPROVER_GROUPS: nameList.optional(),
   CLOSEDPAW_UI_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   CLOSEDPAW_AUDIT_DIR: z.string().min(1).optional(),
   CLOSEDPAW_AUDIT_KEYS_DIR: z.string().min(1).optional(),
@@ -68,18 +81,32 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-export interface OllamaEgress {
+/** Where sandbox pods may connect: the gateway's pods (namespace + selector) or one fixed address. */
+export interface GatewayEgress {
   port: number;
-  /** In-cluster Ollama pods, or a fixed address when `ip` is set. */
   namespace: string;
   podSelector: Record<string, string>;
   ip?: string;
 }
 
+export interface GatewayConfig {
+  /** Where the gateway listens; undefined when CLOSEDPAW_GATEWAY_ADDR=off. */
+  listen?: { host: string; port: number };
+  /** The URL pods use; undefined: the ClusterIP of `service` is looked up at start. */
+  url?: string;
+  service: { namespace: string; name: string };
+  egress: GatewayEgress;
+  /** The token signing key (created on first start); undefined: a new key per process. */
+  keyFile?: string;
+}
+
 export interface OperatorConfig {
+  /** Ollama, as the gateway reaches it (pods never do). */
   ollamaUrl: string;
-  ollama: OllamaEgress;
+  gateway: GatewayConfig;
   allowDns: boolean;
+  /** RuntimeClass handlers that count as a sandbox (exact names, or prefixes ending in `*`). */
+  sandboxHandlers: string[];
   runnerImage: string;
   runnerUid: number;
   resultMaxBytes: number;
@@ -96,7 +123,7 @@ export interface OperatorConfig {
   /** Who may decide approvals; empty means anyone RBAC lets patch them. */
   approvers: { users: string[]; groups: string[] };
   /** The local approval UI; undefined when CLOSEDPAW_UI_ADDR=off. */
-  ui?: { host: string; port: number; approver?: string; token?: string };
+  ui?: { host: string; port: number; approver?: string; approverGroups?: string[]; token?: string };
   /** The sealed audit log: `<dir>/audit.log`, keys from a Secret-mounted dir, checkpoints published to a second dir. */
   audit?: { logPath: string; keysDir: string; checkpointDir?: string };
   logLevel: Env['LOG_LEVEL'];
@@ -119,13 +146,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const [httpHost, httpPort] = splitHostPort(e.CLOSEDPAW_HTTP_ADDR);
   return {
     ollamaUrl: e.CLOSEDPAW_OLLAMA_URL,
-    ollama: {
-      port: e.CLOSEDPAW_OLLAMA_PORT,
-      namespace: e.CLOSEDPAW_OLLAMA_NAMESPACE,
-      podSelector: e.CLOSEDPAW_OLLAMA_POD_SELECTOR,
-      ...(e.CLOSEDPAW_OLLAMA_IP ? { ip: e.CLOSEDPAW_OLLAMA_IP } : {}),
-    },
+    gateway: gatewayConfig(e),
     allowDns: e.CLOSEDPAW_ALLOW_DNS,
+    sandboxHandlers: e.CLOSEDPAW_SANDBOX_HANDLERS,
     runnerImage: e.CLOSEDPAW_RUNNER_IMAGE,
     runnerUid: e.CLOSEDPAW_RUNNER_UID,
     resultMaxBytes: e.CLOSEDPAW_RESULT_MAX_BYTES,
@@ -149,6 +172,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+function gatewayConfig(e: Env): GatewayConfig {
+  const listen = e.CLOSEDPAW_GATEWAY_ADDR === 'off' ? undefined : splitHostPort(e.CLOSEDPAW_GATEWAY_ADDR);
+  const urlPort = e.CLOSEDPAW_GATEWAY_URL ? Number(new URL(e.CLOSEDPAW_GATEWAY_URL).port || 80) : undefined;
+  // Port 0 (listen anywhere, tests) is settled once the gateway listens.
+  const port = e.CLOSEDPAW_GATEWAY_PORT ?? urlPort ?? (listen?.[1] || 11435);
+  const namespace = e.CLOSEDPAW_GATEWAY_NAMESPACE ?? e.CLOSEDPAW_LEASE_NAMESPACE;
+  return {
+    ...(listen ? { listen: { host: listen[0], port: listen[1] } } : {}),
+    ...(e.CLOSEDPAW_GATEWAY_URL ? { url: e.CLOSEDPAW_GATEWAY_URL.replace(/\/+$/, '') } : {}),
+    service: { namespace, name: e.CLOSEDPAW_GATEWAY_SERVICE },
+    egress: {
+      port,
+      namespace,
+      podSelector: e.CLOSEDPAW_GATEWAY_POD_SELECTOR,
+      ...(e.CLOSEDPAW_GATEWAY_IP ? { ip: e.CLOSEDPAW_GATEWAY_IP } : {}),
+    },
+    ...(e.CLOSEDPAW_GATEWAY_KEY_FILE ? { keyFile: e.CLOSEDPAW_GATEWAY_KEY_FILE } : {}),
+  };
+}
+
 function auditConfig(e: Env, dir: string): NonNullable<OperatorConfig['audit']> {
   if (!e.CLOSEDPAW_AUDIT_KEYS_DIR) {
     throw new ConfigError(
@@ -168,6 +211,7 @@ function uiConfig(e: Env): NonNullable<OperatorConfig['ui']> {
     host,
     port,
     ...(e.CLOSEDPAW_UI_APPROVER ? { approver: e.CLOSEDPAW_UI_APPROVER } : {}),
+    ...(e.CLOSEDPAW_UI_APPROVER_GROUPS ? { approverGroups: e.CLOSEDPAW_UI_APPROVER_GROUPS } : {}),
     ...(e.CLOSEDPAW_UI_TOKEN ? { token: e.CLOSEDPAW_UI_TOKEN } : {}),
   };
 }

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { KubeconfigError, loadKubeConnection } from './k8s/kubeconfig.ts';
 import { createLogger } from './logger.ts';
 import { startOperator } from './operator.ts';
-import type { KubeConnection } from './runtime/rest.ts';
+import type { KubeConnection } from './k8s/rest.ts';
 
 function loadKubeConfig(): KubeConnection {
   const connection = loadKubeConnection();

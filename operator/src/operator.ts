@@ -7,13 +7,14 @@ import type { V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
 import type { AgentTask, Approval } from './api/types.ts';
-import { type AuditSink, loadKeyring, openAuditSink } from './audit/index.ts';
+import { loadKeyring, openAuditSink } from './audit/index.ts';
+import { AuditGuard } from './audit-guard.ts';
 import type { OperatorConfig } from './config.ts';
 import { agentTaskReconciler } from './controllers/agenttask.ts';
 import { createApprovalGate } from './controllers/approval-gate.ts';
 import { slimNetworkPolicy, slimPod } from './controllers/cache-transforms.ts';
 import { sealedTaskAudit } from './controllers/sealed-task-audit.ts';
-import { NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
+import { auditOnce, NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
 import { ClusterClient } from './k8s/client.ts';
 import type { Logger } from './logger.ts';
 import { createDomainMetrics, type DomainMetrics } from './metrics.ts';
@@ -22,10 +23,10 @@ import { Informer, type KubeObject } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { Manager } from './runtime/manager.ts';
 import { createRuntimeMetrics } from './runtime/metrics.ts';
-import type { KubeConnection } from './runtime/rest.ts';
+import type { KubeConnection } from './k8s/rest.ts';
 import { MANAGED_BY } from './sandbox/names.ts';
 import { createOpsServer } from './server/ops.ts';
-import { generateUiToken, startUiServer, UI_DIST_DIR } from './server/ui/index.ts';
+import { createAccessReview, generateUiToken, startUiServer, UI_DIST_DIR } from './server/ui/index.ts';
 
 export interface RunningOperator {
   registry: Registry;
@@ -58,35 +59,24 @@ export interface OperatorHooks {
   audit?: TaskAudit;
   /** Called when the leader Lease is lost; main.ts exits so a fresh process re-acquires it. */
   onLostLease?: () => void;
+  /** Sees every API write the operator makes, in order (tests). */
+  onApiWrite?: (verb: string, resource: string, target: string) => void;
 }
 
-/** Opens the sealed audit store and publishes its latest checkpoint as a metric, outside the log. */
-async function openSealedAudit(
-  settings: NonNullable<OperatorConfig['audit']>,
-  logger: Logger,
-  domain: DomainMetrics,
-) {
-  const sink = await openAuditSink({
-    logPath: settings.logPath,
-    keyring: await loadKeyring(settings.keysDir),
-    ...(settings.checkpointDir ? { checkpointDir: settings.checkpointDir } : {}),
-    logger: logger.child({ component: 'audit' }),
+/** The sealed audit store behind a fail-closed guard; opened only once this process leads. */
+function sealedAuditGuard(settings: NonNullable<OperatorConfig['audit']>, logger: Logger, domain: DomainMetrics) {
+  const log = logger.child({ component: 'audit' });
+  return new AuditGuard({
+    open: async () =>
+      await openAuditSink({
+        logPath: settings.logPath,
+        keyring: await loadKeyring(settings.keysDir),
+        ...(settings.checkpointDir ? { checkpointDir: settings.checkpointDir } : {}),
+        logger: log,
+      }),
+    logger: log,
+    onCheckpoint: (seq) => domain.auditCheckpointSize.set(seq),
   });
-  const publish = () => {
-    const latest = sink.latestCheckpoint();
-    if (latest) domain.auditCheckpointSize.set(latest.checkpoint.seq);
-  };
-  const timer = setInterval(publish, 5000);
-  timer.unref();
-  logger.info({ log: settings.logPath }, 'sealed audit log open');
-  return {
-    sink,
-    audit: sealedTaskAudit(sink, logger, domain.auditFailures),
-    async close() {
-      clearInterval(timer);
-      await sink.close();
-    },
-  };
 }
 
 /** The local approval UI; it decides as the configured human (impersonation), never as the operator. */
@@ -97,18 +87,24 @@ async function startApprovalUi(
     tasks: Informer<AgentTask & KubeObject>;
     client: ClusterClient;
     logger: Logger;
-    sink: AuditSink | undefined;
+    sink: AuditGuard | undefined;
+    ttlSeconds: number;
   },
 ) {
   const { approver } = settings;
+  const groups = settings.approverGroups ?? [];
   return await startUiServer({
     approvals: deps.approvals,
     tasks: deps.tasks,
     decide: (namespace, name, decision) =>
       approver
-        ? deps.client.decideApproval(namespace, name, approver, decision)
+        ? deps.client.decideApproval(namespace, name, { user: approver, groups }, decision)
         : Promise.reject(new Error('CLOSEDPAW_UI_APPROVER is not set: the UI is read-only')),
-    ...(approver ? { approver } : {}),
+    ...(approver ? { approver, approverGroups: groups } : {}),
+    access: approver
+      ? createAccessReview({ user: approver, groups, canI: (who, attributes) => deps.client.canI(who, attributes) })
+      : { canRead: async () => false },
+    ttlSeconds: deps.ttlSeconds,
     token: settings.token ?? generateUiToken(),
     host: settings.host,
     port: settings.port,
@@ -193,10 +189,15 @@ export async function startOperator(
   collectDefaultMetrics({ register: registry });
   const runtimeMetrics = createRuntimeMetrics(registry);
   const domain = createDomainMetrics(registry);
-  const sealed = config.audit ? await openSealedAudit(config.audit, logger, domain) : undefined;
-  if (!sealed && !hooks.audit) logger.warn('CLOSEDPAW_AUDIT_DIR is not set: audit events are NOT recorded');
-  const audit = hooks.audit ?? sealed?.audit ?? NO_AUDIT;
-  const client = new ClusterClient(kubeConfig, { writes: domain.apiWrites });
+  const guard = config.audit && !hooks.audit ? sealedAuditGuard(config.audit, logger, domain) : undefined;
+  if (!guard && !hooks.audit) logger.warn('CLOSEDPAW_AUDIT_DIR is not set: audit events are NOT recorded');
+  const audit = auditOnce(
+    hooks.audit ?? (guard ? sealedTaskAudit(guard, logger, domain.auditFailures) : NO_AUDIT),
+  );
+  const client = new ClusterClient(kubeConfig, {
+    writes: domain.apiWrites,
+    ...(hooks.onApiWrite ? { onWrite: hooks.onApiWrite } : {}),
+  });
 
   const { tasks, approvals, pods, policies, runtimeClasses } = createInformers(config, kubeConfig, logger);
 
@@ -208,11 +209,18 @@ export async function startOperator(
     policies,
     runtimeClasses,
     config,
+    pod: {
+      runnerImage: config.runnerImage,
+      runnerUid: config.runnerUid,
+      gatewayUrl: config.gateway.url ?? '',
+    },
     audit,
+    ...(guard ? { auditHealth: () => guard.health(), auditBarrier: () => guard.flush() } : {}),
     approvals: createApprovalGate({
       client,
       approvals,
       audit,
+      ...(guard ? { barrier: () => guard.flush() } : {}),
       ttlSeconds: config.approvalTtlSeconds,
       approvers: config.approvers,
       now,
@@ -223,6 +231,7 @@ export async function startOperator(
   const controller = new Controller({
     name: 'agenttask',
     reconcile,
+    hooks: reconcile,
     workers: config.workers,
     metrics: runtimeMetrics.controller,
     logger,
@@ -243,13 +252,23 @@ export async function startOperator(
     manager.addInformer(i as Informer<KubeObject>);
   manager.addController(controller);
 
+  const readyz = () => {
+    const check = manager.readyz();
+    const health = guard?.health() ?? { ok: true as const };
+    return health.ok ? check : { ...check, ok: false, detail: `${check.detail}; ${health.message}` };
+  };
   const [host, port] = [config.httpHost, config.httpPort];
-  const ops = createOpsServer({ registry, healthz: () => manager.healthz(), readyz: () => manager.readyz() });
+  const ops = createOpsServer({ registry, healthz: () => manager.healthz(), readyz });
   await ops.listen({ host, port });
   const address = ops.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : port;
   logger.info({ http: `${host}:${httpPort}` }, 'ops listener up: /metrics /healthz /readyz');
 
+  /** Leading: the audit log opens first (it must never have two writers), then the controllers run. */
+  const lead = async () => {
+    await guard?.start();
+    await manager.start();
+  };
   let elector: LeaderElector | undefined;
   if (config.leaderElection) {
     elector = new LeaderElector({
@@ -262,20 +281,27 @@ export async function startOperator(
       retryPeriodMs: config.lease.retryPeriodMs,
       logger: logger.child({ component: 'leader' }),
       leaderGauge: runtimeMetrics.leader,
-      onStartedLeading: () => manager.start(),
+      onStartedLeading: lead,
       onStoppedLeading: () => {
-        logger.error('lost the leader lease: stopping the controllers');
-        void manager.stop();
+        logger.error('lost the leader lease (or could not start leading): stopping the controllers');
+        void manager.stop().then(() => guard?.close());
         hooks.onLostLease?.();
       },
     });
     void elector.run();
   } else {
-    await manager.start();
+    await lead();
   }
 
   const ui = config.ui
-    ? await startApprovalUi(config.ui, { approvals, tasks, client, logger, sink: sealed?.sink })
+    ? await startApprovalUi(config.ui, {
+        approvals,
+        tasks,
+        client,
+        logger,
+        sink: guard,
+        ttlSeconds: config.approvalTtlSeconds,
+      })
     : undefined;
 
   return {
@@ -287,7 +313,7 @@ export async function startOperator(
       await manager.stop();
       await elector?.stop();
       await ops.close();
-      await sealed?.close();
+      await guard?.close();
     },
   };
 }

@@ -30,7 +30,9 @@ export type PodScript =
   | { kind: 'gvisor' }
   | { kind: 'succeed'; log: string }
   | { kind: 'fail'; exitCode: number; message?: string; log?: string }
-  | { kind: 'deadline' };
+  | { kind: 'deadline' }
+  /** Never runs: unschedulable (no node binding) or stuck waiting with a container reason. */
+  | { kind: 'pending'; reason: 'Unschedulable' | 'ImagePullBackOff' | 'ContainerCreating'; message?: string };
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -46,6 +48,10 @@ export class TestKubelet {
   private certDir = '';
   /** Decides what a new pod does; the default keeps it running. */
   behave: (pod: V1Pod) => PodScript = () => ({ kind: 'run' });
+  /** Pods (ns/name) whose graceful deletion the kubelet does not finish yet: they stay Terminating. */
+  readonly holdDeletion = new Set<string>();
+  /** Answers the next N log reads of a pod (ns/name) with this HTTP status instead of the log. */
+  readonly failLogReads = new Map<string, { status: number; times: number }>();
   /** Pods the kubelet has seen, by ns/name, with the uid it saw. */
   readonly seen = new Map<string, V1Pod>();
 
@@ -109,7 +115,14 @@ export class TestKubelet {
     this.server = createServer({ key: await readFile(key), cert: await readFile(cert) }, (req, res) => {
       const url = new URL(req.url ?? '/', 'https://127.0.0.1');
       const match = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
-      const log = match ? this.logs.get(`${match[1]}/${match[2]}`) : undefined;
+      const podKey = match ? `${match[1]}/${match[2]}` : '';
+      const failure = this.failLogReads.get(podKey);
+      if (failure && failure.times > 0) {
+        failure.times--;
+        res.writeHead(failure.status).end('injected failure');
+        return;
+      }
+      const log = match ? this.logs.get(podKey) : undefined;
       if (req.method !== 'GET' || log === undefined) {
         res.writeHead(404).end('not found');
         return;
@@ -199,6 +212,7 @@ export class TestKubelet {
     const uid = pod.metadata!.uid!;
     this.seen.set(key, pod);
     if (pod.metadata?.deletionTimestamp) {
+      if (this.holdDeletion.has(key)) return;
       await this.core.deleteNamespacedPod({
         name: pod.metadata.name!,
         namespace: pod.metadata.namespace!,
@@ -208,6 +222,11 @@ export class TestKubelet {
     }
     if (this.handled.get(key) === uid) return;
     this.handled.set(key, uid);
+    const script = this.behave(pod);
+    if (script.kind === 'pending' && script.reason === 'Unschedulable') {
+      await this.apply(pod, script);
+      return;
+    }
     if (!pod.spec?.nodeName) {
       await this.core.createNamespacedPodBinding({
         name: pod.metadata!.name!,
@@ -218,7 +237,14 @@ export class TestKubelet {
         },
       });
     }
-    await this.apply(pod, this.behave(pod));
+    await this.apply(pod, script);
+  }
+
+  /** Finishes the graceful deletion of a pod that was held Terminating. */
+  async releaseDeletion(namespace: string, name: string): Promise<void> {
+    this.holdDeletion.delete(`${namespace}/${name}`);
+    const pod = await this.core.readNamespacedPod({ namespace, name });
+    await this.handle(pod);
   }
 
   private async apply(pod: V1Pod, script: PodScript): Promise<void> {
@@ -262,6 +288,28 @@ export class TestKubelet {
           startTime: now,
           containerStatuses: [terminated(script.exitCode, 'Error', script.message)],
         };
+        break;
+      case 'pending':
+        status =
+          script.reason === 'Unschedulable'
+            ? {
+                phase: 'Pending',
+                conditions: [
+                  {
+                    type: 'PodScheduled',
+                    status: 'False',
+                    reason: 'Unschedulable',
+                    message: script.message ?? '0/1 nodes are available',
+                    lastTransitionTime: now,
+                  },
+                ],
+              }
+            : {
+                phase: 'Pending',
+                containerStatuses: [
+                  { ...base, ready: false, started: false, state: { waiting: { reason: script.reason, message: script.message ?? script.reason } } },
+                ],
+              };
         break;
       case 'deadline':
         status = {

@@ -9,6 +9,7 @@ import { loadConfig, type OperatorConfig } from '../../operator/src/config.ts';
 import { createLogger, type Logger } from '../../operator/src/logger.ts';
 import { type OperatorHooks, type RunningOperator, startOperator } from '../../operator/src/operator.ts';
 import { kubeConfig } from './kube.ts';
+import { operatorKubeConfig } from './operator-identity.ts';
 
 export function testConfig(namespace: string, env: Record<string, string> = {}): OperatorConfig {
   return loadConfig({
@@ -16,21 +17,28 @@ export function testConfig(namespace: string, env: Record<string, string> = {}):
     CLOSEDPAW_LEADER_ELECTION: 'false',
     CLOSEDPAW_HTTP_ADDR: '127.0.0.1:0',
     CLOSEDPAW_UI_ADDR: 'off',
-    CLOSEDPAW_OLLAMA_IP: '127.0.0.1',
+    CLOSEDPAW_GATEWAY_ADDR: '127.0.0.1:0',
+    CLOSEDPAW_GATEWAY_IP: '127.0.0.1',
     LOG_LEVEL: process.env.CLOSEDPAW_TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
 }
 
+/**
+ * Starts the operator in-process, as the chart's service account (the chart's own RBAC decides what it
+ * may do). `_admin` is the test's own kubeconfig, kept for call-site compatibility: never used for the
+ * operator.
+ */
 export async function runOperator(
-  kubeConfig: KubeConfig,
+  _admin: KubeConfig,
   namespace: string,
   env: Record<string, string> = {},
   hooks: OperatorHooks = {},
   logger?: Logger,
 ): Promise<RunningOperator> {
   const config = testConfig(namespace, env);
-  return await startOperator(config, kubeConfig, logger ?? createLogger(config.logLevel), hooks);
+  const identity = await operatorKubeConfig();
+  return await startOperator(config, identity, logger ?? createLogger(config.logLevel), hooks);
 }
 
 /** A JSON logger whose lines the test can read. */
@@ -126,13 +134,17 @@ export class Tasks {
 
 export { waitFor as waitUntil } from '../../hack/cluster/processes.ts';
 
+/** Whether the pod exists: false only on a 404; any other error fails the test instead of passing for "absent". */
 export const podExists = (namespace: string, name: string) =>
   kubeConfig()
     .makeApiClient(CoreV1Api)
     .readNamespacedPod({ namespace, name })
     .then(
       () => true,
-      () => false,
+      (error: { code?: number }) => {
+        if (error.code === 404) return false;
+        throw error;
+      },
     );
 
 export async function readApproval(namespace: string, name: string): Promise<Approval> {

@@ -4,6 +4,7 @@ import { cel, conditionsSchema, quantityBounds, quantityString, riskSchema } fro
 export const RUNTIME_CLASSES = ['gvisor', 'kata-qemu'] as const;
 export const TOOLS = ['fs.read', 'fs.write', 'fs.list', 'shell'] as const;
 export const APPROVAL_MODES = ['auto', 'required'] as const;
+/** `Pending` covers "not started yet": before the pod exists, and while it exists but does not run. */
 export const TASK_PHASES = [
   'Pending',
   'AwaitingApproval',
@@ -164,7 +165,21 @@ export const agentTaskStatusSchema = z
     observedGeneration: z.int().min(0).optional(),
     conditions: conditionsSchema.optional(),
     risk: riskSchema.optional(),
-    approvalRef: z.object({ name: z.string().max(253) }).optional(),
+    approvalRef: z
+      .object({
+        name: z.string().max(253),
+        digest: z
+          .string()
+          .regex(/^sha256:[a-f0-9]{64}$/)
+          .optional()
+          .describe('The spec digest the approval was asked for.'),
+        expiresAt: z.iso
+          .datetime()
+          .optional()
+          .describe('When silence becomes a denial; deleting the Approval does not move it.'),
+      })
+      .optional()
+      .describe('The Approval this task waits for or ran under.'),
     podName: z.string().max(253).optional(),
     startTime: z.iso.datetime().optional(),
     completionTime: z.iso.datetime().optional(),

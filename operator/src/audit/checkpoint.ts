@@ -1,29 +1,37 @@
-// Signed checkpoints: a JWS (Ed25519, compact form) over the log's id, record count, size and head hash.
+// Signed checkpoints: a JWS (Ed25519, compact form) over the log's id, event count, size and head hash.
 // One copy lives beside the log, one in an external directory; a log shorter than either is detected.
+// Verifying one needs only the public key: this signature is what binds the log for external auditors.
+import type { KeyObject } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
 import { z } from 'zod';
 import { readIfExists, writeFileAtomic } from './fsutil.ts';
-import { type AuditKey, type Keyring, KID_PATTERN } from './keys.ts';
+import { type AuditKey, KID_PATTERN } from './keys.ts';
 import { FILE_HEADER_LEN } from './record.ts';
 
 export const CHECKPOINT_TYP = 'closedpaw-audit-checkpoint+jws';
 
 export const checkpointSchema = z.strictObject({
-  v: z.literal(1),
+  /** 2: the log is format v2 (one frame per batch). */
+  v: z.literal(2),
   /** Hex id from the log's file header. */
   logId: z.string().regex(/^[0-9a-f]{32}$/),
-  /** Number of records covered (= last sequence number). */
+  /** Number of events covered (= sequence number of the last event of the last covered frame). */
   seq: z.int().min(0),
   /** Log size in bytes at that point (a frame boundary). */
   size: z.int().min(FILE_HEADER_LEN),
-  /** Hex SHA-256 of the last covered frame (of the file header when seq is 0). */
+  /** Hex SHA-256 of the last covered frame, all its bytes (of the file header when seq is 0). */
   head: z.string().regex(/^[0-9a-f]{64}$/),
   /** Key id whose Ed25519 key signed this checkpoint. */
   kid: z.string().regex(KID_PATTERN),
   time: z.iso.datetime(),
 });
 export type Checkpoint = z.infer<typeof checkpointSchema>;
+
+/** Whatever can name the Ed25519 verification key of a key id: a Keyring or a PublicKeyring. */
+export interface CheckpointKeys {
+  get(kid: string): { readonly verifyKey: KeyObject } | undefined;
+}
 
 export interface SignedCheckpoint {
   checkpoint: Checkpoint;
@@ -48,7 +56,7 @@ export async function signCheckpoint(checkpoint: Checkpoint, key: AuditKey): Pro
 }
 
 /** Verifies signature and shape; throws CheckpointError saying why not. */
-export async function verifyCheckpoint(jws: string, keyring: Keyring): Promise<Checkpoint> {
+export async function verifyCheckpoint(jws: string, keyring: CheckpointKeys): Promise<Checkpoint> {
   const header = protectedHeader(jws);
   if (header.alg !== 'Ed25519' || header.typ !== CHECKPOINT_TYP) {
     throw new CheckpointError(
@@ -101,7 +109,10 @@ export async function writeCheckpoint(path: string, signed: SignedCheckpoint): P
 }
 
 /** Reads and verifies a checkpoint file; undefined if there is none. */
-export async function readCheckpoint(path: string, keyring: Keyring): Promise<SignedCheckpoint | undefined> {
+export async function readCheckpoint(
+  path: string,
+  keyring: CheckpointKeys,
+): Promise<SignedCheckpoint | undefined> {
   const raw = await readIfExists(path);
   if (!raw) return undefined;
   const jws = raw.toString('utf8').trim();
@@ -110,7 +121,8 @@ export async function readCheckpoint(path: string, keyring: Keyring): Promise<Si
 
 export interface CheckpointLocations {
   logPath: string;
-  keyring: Keyring;
+  /** The secret Keyring, or a PublicKeyring (checkpoints need only public keys). */
+  keyring: CheckpointKeys;
   checkpointDir?: string;
 }
 

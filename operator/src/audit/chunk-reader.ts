@@ -2,7 +2,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { MAX_FRAME } from './record.ts';
 
-const CHUNK = 8 * MAX_FRAME;
+const CHUNK = 4 * MAX_FRAME;
 
 /**
  * Sequential reader of the file up to the size it had when scanning began (a consistent snapshot even

@@ -2,6 +2,7 @@
 export {
   type Checkpoint,
   CheckpointError,
+  type CheckpointKeys,
   type CheckpointLocations,
   externalCheckpointPath,
   localCheckpointPath,
@@ -24,15 +25,28 @@ export {
   AuditKey,
   type GeneratedKey,
   generateKey,
+  type Jwks,
   KeyError,
   type KeyFile,
   Keyring,
   keyFileSchema,
   loadKeyring,
+  loadPublicKeyring,
+  type PublicJwk,
+  type PublicKey,
+  PublicKeyring,
+  publicJwks,
 } from './keys.ts';
-export { AuditOpenError, MAX_BATCH_BYTES, type Recovery } from './open-log.ts';
+export { lockPath } from './lock.ts';
+export {
+  AuditOpenError,
+  type AuditOpenErrorCode,
+  MAX_BATCH_BYTES,
+  type Recovery,
+  type StoreLocations,
+} from './open-log.ts';
 export { type AuditRecord, exportRecords, recordToJsonLine, type TailResult, tailRecords } from './read.ts';
-export type { Problem, ProblemCode } from './scan.ts';
+export type { Problem, ProblemCode, ScanKeys } from './scan.ts';
 export {
   type AuditLogger,
   type AuditSink,
@@ -43,5 +57,12 @@ export {
   MAX_EVENT_BYTES,
   MemoryAuditSink,
   openAuditSink,
+  type UnwrittenEvents,
 } from './sink.ts';
-export { type VerifyOptions, type VerifyReport, type VerifySummary, verifyLog } from './verify.ts';
+export {
+  type VerifyLevel,
+  type VerifyOptions,
+  type VerifyReport,
+  type VerifySummary,
+  verifyLog,
+} from './verify.ts';

@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { generateKey, KeyError, keyFileSchema, loadKeyring, newKeyFile } from './keys.ts';
+import {
+  generateKey,
+  KeyError,
+  keyFileSchema,
+  loadKeyring,
+  loadPublicKeyring,
+  newKeyFile,
+  PublicKeyring,
+  publicJwks,
+} from './keys.ts';
 
 describe('key files', () => {
   let dir: string;
@@ -90,6 +99,63 @@ describe('key files', () => {
     ]) {
       assert.ok(!s.includes(secret) && !s.includes('recordKey'), s);
     }
+  });
+});
+
+describe('public keys (JWKS) for external auditors', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'closedpaw-jwks-'));
+    await generateKey(dir, { kid: 'a' });
+    await generateKey(dir, { kid: 'b' });
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('publicJwks lists every key id with its Ed25519 public key and nothing secret', async () => {
+    const ring = await loadKeyring(dir);
+    const jwks = publicJwks(ring);
+    assert.deepEqual(
+      jwks.keys.map((k) => [k.kid, k.kty, k.crv, k.alg, k.use, Object.keys(k).sort().join()]),
+      ['a', 'b'].map((kid) => [kid, 'OKP', 'Ed25519', 'Ed25519', 'sig', 'alg,crv,kid,kty,use,x']),
+    );
+    const file = keyFileSchema.parse(JSON.parse(await readFile(join(dir, 'a.json'), 'utf8')));
+    assert.equal(jwks.keys[0]?.x, file.signingKey.x);
+    const pub = PublicKeyring.fromJwks(jwks);
+    assert.deepEqual(pub.kids, ['a', 'b']);
+    assert.equal(pub.get('a')?.verifyKey.type, 'public');
+    assert.equal(pub.get('zz'), undefined);
+  });
+
+  test('a JWKS is refused with the reason: private material, wrong curve, bad key, no keys, not JSON', async () => {
+    const jwks = publicJwks(await loadKeyring(dir));
+    const first = jwks.keys[0];
+    assert.ok(first);
+    const withD = {
+      keys: [
+        {
+          ...first,
+          d: keyFileSchema.parse(JSON.parse(await readFile(join(dir, 'a.json'), 'utf8'))).signingKey.d,
+        },
+      ],
+    };
+    const cases: Array<[unknown, RegExp]> = [
+      [withD, /key a holds private key material \("d"\); publish only public keys/],
+      [{ keys: [{ ...first, crv: 'X25519' }] }, /crv/],
+      [{ keys: [{ ...first, x: 'AAAA' }] }, /keys\[0\] \(a\) is not an Ed25519 public key/],
+      [{ keys: [] }, /keys/],
+      [{ keys: [{ ...first, kid: '../x' }] }, /kid/],
+    ];
+    for (const [json, message] of cases) {
+      assert.throws(
+        () => PublicKeyring.fromJwks(json, 'pub.json'),
+        (e: Error) => e instanceof KeyError && message.test(e.message) && e.message.startsWith('pub.json: '),
+      );
+    }
+    const path = join(dir, 'broken.jwks');
+    await writeFile(path, '{nope');
+    await assert.rejects(loadPublicKeyring(path), /broken\.jwks: not valid JSON/);
+    await writeFile(path, JSON.stringify(jwks));
+    assert.deepEqual((await loadPublicKeyring(path)).kids, ['a', 'b']);
   });
 });
 

@@ -15,6 +15,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import type { CheckpointKeys } from './checkpoint.ts';
 import { writeFileAtomic, writeFileNew } from './fsutil.ts';
 import { KID_PATTERN } from './record.ts';
 
@@ -86,7 +87,7 @@ function derive(secret: Uint8Array, info: string): Uint8Array {
 }
 
 /** All known keys, by id, plus the active one. */
-export class Keyring {
+export class Keyring implements CheckpointKeys {
   readonly active: AuditKey;
   readonly #keys: ReadonlyMap<string, AuditKey>;
 
@@ -179,7 +180,7 @@ export interface GeneratedKey {
   path: string;
   active: boolean;
   /** Public half of the checkpoint signing key, for publishing to external verifiers. */
-  publicJwk: { kty: 'OKP'; crv: 'Ed25519'; x: string };
+  publicJwk: PublicJwk;
 }
 
 /** Writes a new `<kid>.json` (mode 0600, never overwriting) and, unless told not to, makes it active. */
@@ -197,6 +198,111 @@ export async function generateKey(
     kid: file.kid,
     path,
     active: activate,
-    publicJwk: { kty: 'OKP', crv: 'Ed25519', x: file.signingKey.x },
+    publicJwk: publicJwk(file.kid, file.signingKey.x),
   };
+}
+
+/** A published checkpoint verification key (RFC 8037 public JWK with its key id). */
+export interface PublicJwk {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+  kid: string;
+  alg: 'Ed25519';
+  use: 'sig';
+}
+
+export interface Jwks {
+  keys: PublicJwk[];
+}
+
+function publicJwk(kid: string, x: string): PublicJwk {
+  return { kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'Ed25519', use: 'sig' };
+}
+
+/** The public keys of every key in the ring, as a JWKS an external auditor can verify checkpoints with. */
+export function publicJwks(keyring: Keyring): Jwks {
+  return {
+    keys: keyring.kids.map((kid) => {
+      const x = keyring.get(kid)?.verifyKey.export({ format: 'jwk' }).x ?? '';
+      return publicJwk(kid, x);
+    }),
+  };
+}
+
+/** A checkpoint verification key: no secrets, so it can verify checkpoints but open no record. */
+export interface PublicKey {
+  readonly kid: string;
+  readonly verifyKey: KeyObject;
+}
+
+/** Public keys by id, loaded from a JWKS: enough to verify the chain and checkpoints, not the contents. */
+export class PublicKeyring implements CheckpointKeys {
+  readonly #keys: ReadonlyMap<string, PublicKey>;
+
+  constructor(keys: readonly PublicKey[]) {
+    if (keys.length === 0) throw new KeyError('no public keys');
+    this.#keys = new Map(keys.map((k) => [k.kid, k]));
+  }
+
+  get(kid: string): PublicKey | undefined {
+    return this.#keys.get(kid);
+  }
+
+  get kids(): string[] {
+    return [...this.#keys.keys()].sort();
+  }
+
+  /** Parses a JWKS (`{"keys":[…]}`) of Ed25519 public JWKs; private members are refused. */
+  static fromJwks(json: unknown, source = 'JWKS'): PublicKeyring {
+    const parsed = jwksSchema.safeParse(json);
+    if (!parsed.success) throw new KeyError(`${source}: ${z.prettifyError(parsed.error)}`);
+    const keys = parsed.data.keys.map((jwk, i) => {
+      if ('d' in jwk) {
+        throw new KeyError(
+          `${source}: key ${jwk.kid} holds private key material ("d"); publish only public keys`,
+        );
+      }
+      try {
+        const verifyKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' });
+        return { kid: jwk.kid, verifyKey };
+      } catch (err) {
+        throw new KeyError(
+          `${source}: keys[${i}] (${jwk.kid}) is not an Ed25519 public key: ${(err as Error).message}`,
+        );
+      }
+    });
+    return new PublicKeyring(keys);
+  }
+
+  toJSON(): object {
+    return { kids: this.kids };
+  }
+}
+
+const jwksSchema = z.object({
+  keys: z
+    .array(
+      z.looseObject({
+        kty: z.literal('OKP'),
+        crv: z.literal('Ed25519'),
+        x: b64url,
+        kid: z.string().regex(KID_PATTERN),
+        alg: z.enum(['Ed25519', 'EdDSA']).optional(),
+        use: z.literal('sig').optional(),
+      }),
+    )
+    .min(1),
+});
+
+/** Loads a JWKS file written by `closedpaw audit pubkey`. */
+export async function loadPublicKeyring(path: string): Promise<PublicKeyring> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new KeyError(`${path}: not valid JSON`);
+    throw err;
+  }
+  return PublicKeyring.fromJwks(json, path);
 }

@@ -1,4 +1,5 @@
-// Appends sealed, chained batches to the log (one write + fdatasync each) and publishes checkpoints.
+// Appends sealed, chained batches to the log (one frame, one write + fdatasync each) and publishes
+// checkpoints. Holds the log's writer lock from open to close.
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir } from 'node:fs/promises';
 import {
@@ -10,14 +11,19 @@ import {
   writeCheckpoint,
 } from './checkpoint.ts';
 import type { Keyring } from './keys.ts';
-import { MAX_BATCH_BYTES, type OpenedLog, openLog, type Recovery } from './open-log.ts';
-import { frameLength, hashFrame, NONCE_LEN, sealFrame } from './record.ts';
+import type { LogLock } from './lock.ts';
+import { type OpenedLog, openLog, type Recovery, type StoreLocations } from './open-log.ts';
+import { type Entry, hashFrame, lastSeq, NONCE_LEN, sealFrame } from './record.ts';
 import type { ChainState } from './scan.ts';
 
 /** One event ready to seal: its time (ms) and JSON body. */
-export interface PendingRecord {
-  time: number;
-  body: Uint8Array;
+export type PendingRecord = Entry;
+
+/** What a failed append left undecided: the chain before it and the frame it tried to write. */
+export interface FailedAppend {
+  before: ChainState;
+  frameHash: Buffer;
+  count: number;
 }
 
 export class LogWriter {
@@ -25,17 +31,24 @@ export class LogWriter {
   readonly recovery?: Recovery;
   /** Key id of the newest record before this writer opened the log. */
   readonly previousKid?: string;
+  /** Chain state right after opening (and repairing), before anything was appended. */
+  readonly opened: ChainState;
   readonly #fh: FileHandle;
+  readonly #lock: LogLock;
   readonly #keyring: Keyring;
   readonly #loc: CheckpointLocations;
   #state: ChainState;
   #latest?: SignedCheckpoint;
   #broken?: Error;
+  #failedAppend?: FailedAppend;
+  #closed?: Promise<void>;
 
-  private constructor(loc: CheckpointLocations, opened: OpenedLog) {
+  private constructor(loc: StoreLocations, opened: OpenedLog) {
     this.#loc = loc;
     this.#keyring = loc.keyring;
     this.#fh = opened.fh;
+    this.#lock = opened.lock;
+    this.opened = opened.state;
     this.logId = opened.logId;
     this.#state = opened.state;
     this.#latest = opened.latest;
@@ -43,7 +56,7 @@ export class LogWriter {
     this.previousKid = opened.lastKid;
   }
 
-  static async open(loc: CheckpointLocations): Promise<LogWriter> {
+  static async open(loc: StoreLocations): Promise<LogWriter> {
     if (loc.checkpointDir) await mkdir(loc.checkpointDir, { recursive: true, mode: 0o755 });
     return new LogWriter(loc, await openLog(loc));
   }
@@ -57,52 +70,49 @@ export class LogWriter {
     return this.#state.offset;
   }
 
+  /** The durable end of the chain. */
+  get state(): ChainState {
+    return this.#state;
+  }
+
   get latestCheckpoint(): SignedCheckpoint | undefined {
     return this.#latest;
   }
 
-  /** Seals `items` under the active key, writes them in one go and fdatasyncs. Durable on resolve. */
-  async append(items: readonly PendingRecord[]): Promise<void> {
-    if (this.#broken) throw this.#broken;
-    const { buf, state } = this.#seal(items);
-    if (buf.length > MAX_BATCH_BYTES)
-      throw new RangeError(`batch of ${buf.length} bytes exceeds MAX_BATCH_BYTES`);
-    try {
-      await writeAll(this.#fh, buf, this.#state.offset);
-      await this.#fh.datasync();
-    } catch (err) {
-      // The file may now hold part of this batch; only a reopen (which repairs the tail) may continue.
-      this.#broken = err as Error;
-      throw err;
-    }
-    this.#state = state;
+  /** Set once an append failed: the chain before it and the frame that may or may not have landed. */
+  get failedAppend(): FailedAppend | undefined {
+    return this.#failedAppend;
   }
 
-  #seal(items: readonly PendingRecord[]): { buf: Buffer; state: ChainState } {
+  /** Seals `items` under the active key as one frame, writes it in one go and fdatasyncs. Durable on resolve. */
+  async append(items: readonly PendingRecord[]): Promise<void> {
+    if (this.#broken) throw this.#broken;
     const key = this.#keyring.active;
-    let total = 0;
-    for (const it of items) total += frameLength(key.kid.length, it.body.length);
-    const buf = Buffer.allocUnsafe(total);
-    const nonces = randomBytes(NONCE_LEN * items.length);
-    let { seq, head } = this.#state;
-    let off = 0;
-    for (const [i, it] of items.entries()) {
-      const nonce = nonces.subarray(i * NONCE_LEN, (i + 1) * NONCE_LEN);
-      seq++;
-      const p = {
-        seq,
-        time: it.time,
-        prevHash: head,
-        kid: key.kid,
-        key: key.recordKey,
-        nonce,
-        plaintext: it.body,
-      };
-      const len = sealFrame(buf, off, p);
-      head = hashFrame(buf, off, len);
-      off += len;
+    const before = this.#state;
+    const frame = sealFrame({
+      seq: before.seq + 1,
+      time: Date.now(),
+      prevHash: before.head,
+      kid: key.kid,
+      key: key.recordKey,
+      nonce: randomBytes(NONCE_LEN),
+      entries: items,
+    });
+    const frameHash = hashFrame(frame, 0, frame.length);
+    try {
+      await writeAll(this.#fh, frame, before.offset);
+      await this.#fh.datasync();
+    } catch (err) {
+      // The file may now hold part (or all) of this frame; only a reopen, which repairs a torn tail, may go on.
+      this.#broken = err as Error;
+      this.#failedAppend = { before, frameHash, count: items.length };
+      throw err;
     }
-    return { buf, state: { seq, head, offset: this.#state.offset + total } };
+    this.#state = {
+      seq: lastSeq({ seq: before.seq + 1, count: items.length }),
+      head: frameHash,
+      offset: before.offset + frame.length,
+    };
   }
 
   /** Signs the current (durable) end of the log and writes it beside the log, then to the external dir. */
@@ -112,7 +122,7 @@ export class LogWriter {
     // One checkpoint per sequence number: a timer firing while one is being written must not sign a second.
     if (this.#latest?.checkpoint.seq === seq && this.#latest.checkpoint.kid === key.kid) return this.#latest;
     const checkpoint = {
-      v: 1 as const,
+      v: 2 as const,
       logId: this.logId.toString('hex'),
       seq,
       size: offset,
@@ -129,8 +139,10 @@ export class LogWriter {
     return signed;
   }
 
-  async close(): Promise<void> {
-    await this.#fh.close();
+  /** Closes the file and releases the writer lock (idempotent; the lock is released even if closing fails). */
+  close(): Promise<void> {
+    this.#closed ??= this.#fh.close().finally(() => this.#lock.release());
+    return this.#closed;
   }
 }
 

@@ -1,30 +1,37 @@
-// Opening the log for writing: create it, or find where the verified chain ends and repair a torn tail.
+// Opening the log for writing: take the writer lock, create the log or find where its verified chain
+// ends, and repair a torn tail (see tail-repair.ts for what counts as one; anything else is refused).
 //
-// Recovery rule: scanning starts at the newest checkpoint (local or external). The first bad frame after
-// it marks the torn tail of the last, unacknowledged batch, so it and everything after it are cut off,
-// provided that tail is no longer than one batch (MAX_BATCH_BYTES). Larger damage, an unknown key id,
-// or a log shorter than a checkpoint is not a crash: opening fails and the operator must investigate.
+// Scanning starts at the newest checkpoint (local or external), with the secret keys: frames after it
+// are authenticated. A log shorter than a checkpoint, a missing log with a checkpoint, or a tail that is
+// not a torn write is not a crash: opening fails and a human must look.
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   CheckpointError,
   type CheckpointLocations,
+  externalCheckpointPath,
+  localCheckpointPath,
   readCheckpoints,
   type SignedCheckpoint,
 } from './checkpoint.ts';
 import { writeFileAtomic, writeFileNew } from './fsutil.ts';
-import { encodeFileHeader, FILE_HEADER_LEN, genesisHash, LOG_ID_LEN } from './record.ts';
+import type { Keyring } from './keys.ts';
+import { acquireLogLock, LockedError, type LogLock } from './lock.ts';
+import { encodeFileHeader, FILE_HEADER_LEN, genesisHash, LOG_ID_LEN, MAX_FRAME } from './record.ts';
 import { type ChainState, type Problem, type ProblemCode, readLogId, scanFrames } from './scan.ts';
+import { classifyTail } from './tail-repair.ts';
 
-/** Upper bound on bytes written by one group commit, hence on what a crash can tear. */
-export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** Upper bound on bytes written by one group commit (one frame), hence on what a crash can tear. */
+export const MAX_BATCH_BYTES = MAX_FRAME;
+
+export type AuditOpenErrorCode = ProblemCode | 'locked';
 
 export class AuditOpenError extends Error {
   override name = 'AuditOpenError';
-  readonly code: ProblemCode;
-  constructor(code: ProblemCode, message: string) {
-    super(message);
+  readonly code: AuditOpenErrorCode;
+  constructor(code: AuditOpenErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
   }
 }
@@ -37,26 +44,38 @@ export interface Recovery {
   savedTo: string;
 }
 
+/** Where the log is, plus the secret keys a writer needs. */
+export interface StoreLocations extends CheckpointLocations {
+  keyring: Keyring;
+}
+
 export interface OpenedLog {
   fh: FileHandle;
+  lock: LogLock;
   logId: Buffer;
   state: ChainState;
-  /** Key id of the last record (or of the newest checkpoint's signer). */
+  /** Key id of the last frame (or of the newest checkpoint's signer). */
   lastKid?: string;
   latest?: SignedCheckpoint;
   recovery?: Recovery;
 }
 
-export async function openLog(loc: CheckpointLocations): Promise<OpenedLog> {
-  const { local, external } = await readCheckpoints(loc).catch((err: unknown) => {
-    if (err instanceof CheckpointError)
-      throw new AuditOpenError(err.code, `cannot open audit log: ${err.message}`);
+export async function openLog(loc: StoreLocations): Promise<OpenedLog> {
+  await mkdir(dirname(loc.logPath), { recursive: true, mode: 0o700 });
+  const lock = await acquireLogLock(loc.logPath).catch((err: unknown) => {
+    if (err instanceof LockedError) throw new AuditOpenError('locked', err.message, { cause: err });
     throw err;
   });
-  const fh = await openOrCreate(loc.logPath, Boolean(local ?? external));
+  let fh: FileHandle | undefined;
   try {
+    const { local, external } = await readCheckpoints(loc).catch((err: unknown) => {
+      if (err instanceof CheckpointError)
+        throw new AuditOpenError(err.code, `cannot open audit log: ${err.message}`);
+      throw err;
+    });
+    fh = await openOrCreate(loc.logPath, Boolean(local ?? external));
     const logId = await readLogId(fh);
-    if (!Buffer.isBuffer(logId)) throw new AuditOpenError(logId.code, logId.message);
+    if (!Buffer.isBuffer(logId)) throw new AuditOpenError(logId.code, `${loc.logPath}: ${logId.message}`);
     const latest = newest(local, external);
     for (const cp of [local, external]) {
       if (cp && cp.checkpoint.logId !== logId.toString('hex')) {
@@ -66,10 +85,12 @@ export async function openLog(loc: CheckpointLocations): Promise<OpenedLog> {
     const size = (await fh.stat()).size;
     const start = startState(logId, latest, size, Boolean(local && local.checkpoint.size > size));
     const scan = await scanFrames(fh, loc.keyring, start);
-    const recovery = scan.problem ? await repair(fh, loc.logPath, size, scan.problem) : undefined;
-    return { fh, logId, state: scan.end, lastKid: scan.lastKid ?? latest?.checkpoint.kid, latest, recovery };
+    const recovery = scan.problem ? await repair(fh, loc, size, scan.end, scan.problem) : undefined;
+    const lastKid = scan.lastKid ?? latest?.checkpoint.kid;
+    return { fh, lock, logId, state: scan.end, lastKid, latest, recovery };
   } catch (err) {
-    await fh.close();
+    await fh?.close();
+    await lock.release();
     throw err;
   }
 }
@@ -78,7 +99,6 @@ async function openOrCreate(logPath: string, hasCheckpoint: boolean): Promise<Fi
   if (!(await exists(logPath))) {
     if (hasCheckpoint)
       throw new AuditOpenError('rollback', `log ${logPath} is missing but a checkpoint for it exists`);
-    await mkdir(dirname(logPath), { recursive: true, mode: 0o700 });
     await writeFileAtomic(logPath, encodeFileHeader(randomBytes(LOG_ID_LEN)));
   }
   return open(logPath, 'r+');
@@ -121,21 +141,42 @@ function startState(
   return { seq: cp.seq, head: Buffer.from(cp.head, 'hex'), offset: cp.size };
 }
 
-async function repair(fh: FileHandle, logPath: string, size: number, problem: Problem): Promise<Recovery> {
-  const offset = problem.offset ?? size;
+async function repair(
+  fh: FileHandle,
+  loc: StoreLocations,
+  size: number,
+  end: ChainState,
+  problem: Problem,
+): Promise<Recovery> {
+  const offset = end.offset;
   const truncatedBytes = size - offset;
-  const where = `seq ${problem.seq} at offset ${offset}`;
-  if (problem.code === 'unknown-key' || truncatedBytes > MAX_BATCH_BYTES) {
-    throw new AuditOpenError(
-      problem.code,
-      `refusing to open audit log: ${problem.message} (${where}, not a torn tail)`,
-    );
-  }
-  const torn = Buffer.alloc(truncatedBytes);
-  await fh.read(torn, 0, truncatedBytes, offset);
-  const savedTo = `${logPath}.torn-${Date.now()}`;
-  await writeFileNew(savedTo, torn);
+  const bytes = Buffer.alloc(Math.min(truncatedBytes, MAX_FRAME + 1));
+  await fh.read(bytes, 0, bytes.length, offset);
+  const verdict = classifyTail({
+    bytes,
+    length: truncatedBytes,
+    problem,
+    nextSeq: end.seq + 1,
+    head: end.head,
+    knownKid: (kid) => loc.keyring.get(kid) !== undefined,
+  });
+  const where = `frame for seq ${end.seq + 1} at offset ${offset}`;
+  if (!verdict.repair) throw new AuditOpenError(problem.code, refusal(loc, where, verdict.reason));
+  const savedTo = `${loc.logPath}.torn-${Date.now()}`;
+  await writeFileNew(savedTo, bytes.subarray(0, truncatedBytes));
   await fh.truncate(offset);
   await fh.sync();
-  return { offset, truncatedBytes, reason: `${problem.code}: ${problem.message} (${where})`, savedTo };
+  return { offset, truncatedBytes, reason: `${verdict.reason} (${where})`, savedTo };
+}
+
+function refusal(loc: StoreLocations, where: string, reason: string): string {
+  const checkpoints = [localCheckpointPath(loc.logPath)];
+  if (loc.checkpointDir) checkpoints.push(externalCheckpointPath(loc.checkpointDir, loc.logPath));
+  return (
+    `refusing to open audit log ${loc.logPath}: ${where}: ${reason}. ` +
+    'This is not a torn write from a crash (only a cut-short or zero-filled last frame is repaired ' +
+    'automatically), so nothing was changed. Keep the file as evidence and run ' +
+    `"closedpaw audit verify --log ${loc.logPath} --keys <key dir>" to see the damage; ` +
+    `to start a new log, move ${loc.logPath} and its checkpoints (${checkpoints.join(', ')}) aside.`
+  );
 }

@@ -1,23 +1,32 @@
-// Reading records back: export (full verification while decrypting) and tail (last N records only).
+// Reading events back: export (full verification while decrypting) and tail (last N events only).
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Keyring } from './keys.ts';
 import {
   FILE_HEADER_LEN,
   FOOTER_LEN,
   type FrameHeader,
+  forEachEntry,
   genesisHash,
   hashFrame,
   isFault,
+  lastSeq,
   MAX_FRAME,
   MIN_FRAME,
   openFrame,
-  prevHashMatches,
   readFrameHeader,
 } from './record.ts';
-import { badMac, type Problem, readLogId, type ScannedRecord, unknownKey } from './scan.ts';
+import {
+  badMac,
+  type ChainState,
+  checkLinks,
+  type Problem,
+  readLogId,
+  type ScannedRecord,
+  unknownKey,
+} from './scan.ts';
 import { type VerifyOptions, type VerifyReport, verifyLog } from './verify.ts';
 
-/** A decrypted record. `event` is the JSON body as written (type and fields); its time is `time`. */
+/** A decrypted event. `event` is the JSON body as written (type and fields); its time is `time`. */
 export interface AuditRecord {
   seq: number;
   time: string;
@@ -25,10 +34,13 @@ export interface AuditRecord {
   event: Record<string, unknown>;
 }
 
-export function decodeRecord(r: Pick<ScannedRecord, 'seq' | 'time' | 'kid' | 'plaintext'>): AuditRecord {
-  if (!r.plaintext) throw new Error('record was verified without decrypting it');
-  const text = Buffer.from(r.plaintext.buffer, r.plaintext.byteOffset, r.plaintext.length).toString('utf8');
-  return { seq: r.seq, time: new Date(r.time).toISOString(), kid: r.kid, event: JSON.parse(text) };
+export function decodeRecord(r: Pick<ScannedRecord, 'seq' | 'time' | 'kid' | 'body'>): AuditRecord {
+  return {
+    seq: r.seq,
+    time: new Date(r.time).toISOString(),
+    kid: r.kid,
+    event: JSON.parse(r.body.toString('utf8')),
+  };
 }
 
 /** One flat JSON line: seq, time, kid, then the event's fields. */
@@ -37,11 +49,15 @@ export function recordToJsonLine(r: AuditRecord): string {
 }
 
 /**
- * Verifies the whole log (as verifyLog) and hands every record at or after `since` (ms) to `onRecord`.
- * Records before a bad one are still delivered; the report says where and why it stopped.
+ * Verifies the whole log (as verifyLog, with the secret keys) and hands every event at or after `since`
+ * (ms) to `onRecord`. Events before a bad frame are still delivered; the report says where and why it stopped.
  */
 export async function exportRecords(
-  opts: Omit<VerifyOptions, 'onRecord'> & { since?: number; onRecord: (r: AuditRecord) => void },
+  opts: Omit<VerifyOptions, 'onRecord' | 'keyring'> & {
+    keyring: Keyring;
+    since?: number;
+    onRecord: (r: AuditRecord) => void;
+  },
 ): Promise<VerifyReport> {
   const since = opts.since ?? Number.NEGATIVE_INFINITY;
   return verifyLog({ ...opts, onRecord: (r) => r.time >= since && opts.onRecord(decodeRecord(r)) });
@@ -59,9 +75,9 @@ interface RawFrame {
 }
 
 /**
- * The last `n` records, read backwards via the length footers. Checks their MACs, sequence numbers and
- * the chain links between them (and to the log header if the first is seq 1), not the whole log:
- * use verify for that.
+ * The last `n` events, read backwards via the frames' length footers. Checks the MACs and contents of
+ * the frames they are in, their sequence numbers and the chain links between them (and to the log
+ * header if the first is the log's first frame), not the whole log: use verify for that.
  */
 export async function tailRecords(opts: {
   logPath: string;
@@ -74,69 +90,65 @@ export async function tailRecords(opts: {
     if (!Buffer.isBuffer(logId)) return { records: [], problem: logId };
     const frames = await readLastFrames(fh, opts.n);
     if (!Array.isArray(frames)) return { records: [], problem: frames };
-    return checkFrames(frames, opts.keyring, genesisHash(logId));
+    const { records, problem } = checkFrames(frames, opts.keyring, genesisHash(logId));
+    return { records: records.slice(-opts.n), ...(problem ? { problem } : {}) };
   } finally {
     await fh.close();
   }
 }
 
+/** Frames from the end of the log back until they hold at least `n` events. */
 async function readLastFrames(fh: FileHandle, n: number): Promise<RawFrame[] | Problem> {
   const frames: RawFrame[] = [];
   let end = (await fh.stat()).size;
+  let events = 0;
   const tornTail = (message: string): Problem => ({
     code: 'truncated',
     message: `${message} (run verify)`,
     offset: end,
   });
-  while (frames.length < n && end > FILE_HEADER_LEN) {
-    if (end - FILE_HEADER_LEN < MIN_FRAME) return tornTail('log does not end on a record boundary');
+  while (events < n && end > FILE_HEADER_LEN) {
+    if (end - FILE_HEADER_LEN < MIN_FRAME) return tornTail('log does not end on a frame boundary');
     const footer = Buffer.alloc(FOOTER_LEN);
     await fh.read(footer, 0, FOOTER_LEN, end - FOOTER_LEN);
     const len = footer.readUInt32LE(0);
     if (len < MIN_FRAME || len > MAX_FRAME || end - len < FILE_HEADER_LEN) {
-      return tornTail('log does not end on a record boundary');
+      return tornTail('log does not end on a frame boundary');
     }
     const buf = Buffer.alloc(len);
     await fh.read(buf, 0, len, end - len);
     const h = readFrameHeader(buf, 0, len);
     if (isFault(h)) return { code: h.fault, message: h.message, offset: end - len };
     frames.unshift({ offset: end - len, buf, h });
+    events += h.count;
     end -= len;
   }
   return frames;
 }
 
 function checkFrames(frames: RawFrame[], keyring: Keyring, genesis: Buffer): TailResult {
-  const scratch = Buffer.allocUnsafe(MAX_FRAME);
   const records: AuditRecord[] = [];
-  for (const [i, f] of frames.entries()) {
-    const opened = openChecked(f, frames[i - 1], keyring, genesis, scratch);
-    if (!(opened instanceof Uint8Array))
-      return { records, problem: { ...opened, seq: f.h.seq, offset: f.offset } };
-    records.push(decodeRecord({ ...f.h, plaintext: opened }));
+  let prev: ChainState | undefined;
+  for (const f of frames) {
+    const at = { seq: prev ? prev.seq + 1 : f.h.seq, offset: f.offset };
+    const state = prev ?? (f.h.seq === 1 ? { seq: 0, head: genesis, offset: f.offset } : undefined);
+    const linkProblem = state ? checkLinks(f.buf, 0, f.h, state) : undefined;
+    if (linkProblem) return { records, problem: { ...linkProblem, ...at } };
+    const key = keyring.get(f.h.kid);
+    if (!key) return { records, problem: { ...unknownKey(f.h), ...at } };
+    const plaintext = openFrame(f.buf, 0, f.h, key.recordKey);
+    if (!plaintext) return { records, problem: { ...badMac, ...at } };
+    const shown: AuditRecord[] = [];
+    const bad = forEachEntry(plaintext, f.h.count, (i, time, body) =>
+      shown.push(decodeRecord({ seq: f.h.seq + i, time, kid: f.h.kid, body })),
+    );
+    if (bad)
+      return {
+        records,
+        problem: { code: 'bad-frame', message: `frame authenticated but malformed: ${bad}`, ...at },
+      };
+    records.push(...shown);
+    prev = { seq: lastSeq(f.h), head: hashFrame(f.buf, 0, f.h.len), offset: f.offset + f.h.len };
   }
   return { records };
-}
-
-/** Checks the link to the previous shown frame (or to the log header for seq 1), the key id and the MAC. */
-function openChecked(
-  f: RawFrame,
-  prev: RawFrame | undefined,
-  keyring: Keyring,
-  genesis: Buffer,
-  scratch: Buffer,
-): Uint8Array | Problem {
-  if (prev && f.h.seq !== prev.h.seq + 1) {
-    return { code: 'sequence-gap', message: `sequence gap: seq ${f.h.seq} follows seq ${prev.h.seq}` };
-  }
-  const expectedPrev = prev ? hashFrame(prev.buf, 0, prev.h.len) : f.h.seq === 1 ? genesis : undefined;
-  if (expectedPrev && !prevHashMatches(f.buf, 0, expectedPrev)) {
-    return {
-      code: 'broken-chain',
-      message: 'broken chain: previous-hash field does not match the record before it',
-    };
-  }
-  const key = keyring.get(f.h.kid);
-  if (!key) return unknownKey(f.h);
-  return openFrame(f.buf, 0, f.h, key.recordKey, scratch) ?? badMac;
 }

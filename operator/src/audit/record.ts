@@ -1,47 +1,65 @@
-// Binary framing of the audit log and per-record sealing (XChaCha20-Poly1305 from @noble/ciphers).
+// Binary format v2 of the audit log: one sealed frame per group commit, holding that batch's events.
 //
-// File  = header(24) frame*
-// header = "CPAUDIT1" | logId(16 random bytes)
+// file   = header(24) frame*
+// header = "CPAUDIT2" | logId(16 random bytes)
 // frame (little-endian):
-//   0  u32 len      whole frame length, footer included
-//   4  u8  version  = 1
-//   5  u8  kidLen   1..64
-//   6  u16 flags    = 0 (reserved)
-//   8  u64 seq      1, 2, 3, ... (no gaps)
-//   16 u64 time     milliseconds since the Unix epoch
-//   24 [32] prev    SHA-256 of the previous frame (of the file header for seq 1)
-//   56 [24] nonce   random per record
-//   80 [kidLen]     key id, ASCII
-//   .. ciphertext || tag(16)   AAD = bytes [0, 80 + kidLen) i.e. the whole header above
-//   .. u32 len      footer, equal to the header length (lets readers walk backwards)
-// The chain hash of a frame is SHA-256 over all of its bytes, footer included.
+//   0  u32  len      whole frame length, footer included
+//   4  u8   version  = 2
+//   5  u8   kidLen   1..64
+//   6  u16  flags    = 0 (reserved)
+//   8  u64  seq      sequence number of the frame's first event (1, 2, 3, ... over all events, no gaps)
+//   16 u64  time     milliseconds since the Unix epoch when the frame was sealed
+//   24 u32  count    events in the frame (>= 1); they are seq .. seq + count - 1
+//   28 [32] prev     SHA-256 of the previous frame (of the file header for the first frame)
+//   60 [24] nonce    random per frame
+//   84 [kidLen]      key id, ASCII
+//   .. ciphertext || tag(16)   XChaCha20-Poly1305, AAD = bytes [0, 84 + kidLen), i.e. the header above
+//   .. u32  len      footer, equal to the header length (lets readers walk backwards)
+// plaintext = entry * count, entry = u64 time (ms) | u32 bodyLen | body (the event JSON without time)
+// The chain hash of a frame is SHA-256 over all of its bytes: computable without any key.
 import { hash, timingSafeEqual } from 'node:crypto';
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { NONCE_LEN, TAG_LEN, xchachaOpen, xchachaSeal } from './xchacha.ts';
 
+export { NONCE_LEN, TAG_LEN };
 /** Key ids: short ASCII names, safe as file names and as a one-byte-length header field. */
 export const KID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-export const FILE_MAGIC = 'CPAUDIT1';
+export const FILE_MAGIC = 'CPAUDIT2';
+/** Magic of format v1 (one frame per event), which this version no longer reads. */
+export const V1_MAGIC = 'CPAUDIT1';
 export const LOG_ID_LEN = 16;
 export const FILE_HEADER_LEN = FILE_MAGIC.length + LOG_ID_LEN;
-export const RECORD_VERSION = 1;
-export const NONCE_LEN = 24;
-export const TAG_LEN = 16;
+export const FRAME_VERSION = 2;
 export const HASH_LEN = 32;
-const OFF_VERSION = 4;
-const OFF_KIDLEN = 5;
-const OFF_FLAGS = 6;
-const OFF_SEQ = 8;
-const OFF_TIME = 16;
-const OFF_PREV = 24;
-const OFF_NONCE = 56;
-const OFF_KID = 80;
+export const OFF_VERSION = 4;
+export const OFF_KIDLEN = 5;
+export const OFF_FLAGS = 6;
+export const OFF_SEQ = 8;
+export const OFF_TIME = 16;
+export const OFF_COUNT = 24;
+export const OFF_PREV = 28;
+export const OFF_NONCE = 60;
+export const OFF_KID = 84;
 export const FOOTER_LEN = 4;
-export const MAX_FRAME = 1 << 20;
-export const MIN_FRAME = OFF_KID + 1 + TAG_LEN + FOOTER_LEN;
+export const ENTRY_HEADER_LEN = 12;
+/** Largest frame, hence largest group-commit write. */
+export const MAX_FRAME = 4 * 1024 * 1024;
+export const MIN_FRAME = OFF_KID + 1 + ENTRY_HEADER_LEN + TAG_LEN + FOOTER_LEN;
 const U32 = 0x1_0000_0000;
 
-export function frameLength(kidLen: number, plaintextLen: number): number {
-  return OFF_KID + kidLen + plaintextLen + TAG_LEN + FOOTER_LEN;
+/** One event ready to seal: its time (ms) and JSON body. */
+export interface Entry {
+  time: number;
+  body: Uint8Array;
+}
+
+export function payloadLength(entries: readonly Entry[]): number {
+  let n = 0;
+  for (const e of entries) n += ENTRY_HEADER_LEN + e.body.length;
+  return n;
+}
+
+export function frameLength(kidLen: number, payloadLen: number): number {
+  return OFF_KID + kidLen + payloadLen + TAG_LEN + FOOTER_LEN;
 }
 
 export function encodeFileHeader(logId: Uint8Array): Buffer {
@@ -49,67 +67,99 @@ export function encodeFileHeader(logId: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from(FILE_MAGIC, 'latin1'), logId]);
 }
 
-/** Returns the log id, or undefined if `buf` does not start with a valid file header. */
-export function decodeFileHeader(buf: Buffer): Buffer | undefined {
-  if (buf.length < FILE_HEADER_LEN || buf.toString('latin1', 0, FILE_MAGIC.length) !== FILE_MAGIC)
-    return undefined;
-  return Buffer.from(buf.subarray(FILE_MAGIC.length, FILE_HEADER_LEN));
+export type HeaderResult = { logId: Buffer } | { error: string };
+
+/** The log id of a v2 file header, or why `buf` is not one. */
+export function decodeFileHeader(buf: Buffer): HeaderResult {
+  const magic = buf.toString('latin1', 0, Math.min(buf.length, FILE_MAGIC.length));
+  if (magic === V1_MAGIC) {
+    return {
+      error:
+        'audit log format v1 (one frame per event) is not supported by this version: verify or export it with the closedpaw release that wrote it, then move it aside',
+    };
+  }
+  if (buf.length < FILE_HEADER_LEN || magic !== FILE_MAGIC)
+    return { error: 'not a ClosedPaw audit log (bad or missing file header)' };
+  return { logId: Buffer.from(buf.subarray(FILE_MAGIC.length, FILE_HEADER_LEN)) };
 }
 
 export function sha256(data: Uint8Array): Buffer {
   return hash('sha256', data, 'buffer');
 }
 
-/** The chain starts from the hash of the file header, binding every record to this log's id. */
+/** The chain starts from the hash of the file header, binding every frame to this log's id. */
 export function genesisHash(logId: Uint8Array): Buffer {
   return sha256(encodeFileHeader(logId));
 }
 
 export interface SealParams {
+  /** Sequence number of the first entry. */
   seq: number;
+  /** Seal time (ms). */
   time: number;
   prevHash: Uint8Array;
   kid: string;
   key: Uint8Array;
   nonce: Uint8Array;
-  plaintext: Uint8Array;
+  entries: readonly Entry[];
 }
 
-/** Writes one sealed frame into `out` at `off`; returns its length. */
-export function sealFrame(out: Buffer, off: number, p: SealParams): number {
-  const len = frameLength(p.kid.length, p.plaintext.length);
-  if (len > MAX_FRAME) throw new RangeError(`record of ${len} bytes exceeds MAX_FRAME`);
-  const aadEnd = off + OFF_KID + p.kid.length;
-  const ctEnd = aadEnd + p.plaintext.length + TAG_LEN;
-  out.writeUInt32LE(len, off);
-  out[off + OFF_VERSION] = RECORD_VERSION;
-  out[off + OFF_KIDLEN] = p.kid.length;
-  out.writeUInt16LE(0, off + OFF_FLAGS);
-  writeU64(out, off + OFF_SEQ, p.seq);
-  writeU64(out, off + OFF_TIME, p.time);
-  out.set(p.prevHash, off + OFF_PREV);
-  out.set(p.nonce, off + OFF_NONCE);
-  out.write(p.kid, off + OFF_KID, 'latin1');
-  xchacha20poly1305(p.key, p.nonce, out.subarray(off, aadEnd)).encrypt(
-    p.plaintext,
-    out.subarray(aadEnd, ctEnd),
+/** Builds one sealed frame holding `p.entries`. */
+export function sealFrame(p: SealParams): Buffer {
+  if (p.entries.length === 0) throw new RangeError('a frame holds at least one event');
+  const payloadLen = payloadLength(p.entries);
+  const len = frameLength(p.kid.length, payloadLen);
+  if (len > MAX_FRAME) throw new RangeError(`frame of ${len} bytes exceeds MAX_FRAME`);
+  const aadEnd = OFF_KID + p.kid.length;
+  const out = Buffer.allocUnsafe(len);
+  out.writeUInt32LE(len, 0);
+  out[OFF_VERSION] = FRAME_VERSION;
+  out[OFF_KIDLEN] = p.kid.length;
+  out.writeUInt16LE(0, OFF_FLAGS);
+  writeU64(out, OFF_SEQ, p.seq);
+  writeU64(out, OFF_TIME, p.time);
+  out.writeUInt32LE(p.entries.length, OFF_COUNT);
+  out.set(p.prevHash, OFF_PREV);
+  out.set(p.nonce, OFF_NONCE);
+  out.write(p.kid, OFF_KID, 'latin1');
+  const written = xchachaSeal(
+    p.key,
+    p.nonce,
+    out.subarray(0, aadEnd),
+    encodeEntries(p.entries, payloadLen),
+    out.subarray(aadEnd),
   );
-  out.writeUInt32LE(len, ctEnd);
-  return len;
+  out.writeUInt32LE(len, aadEnd + written);
+  return out;
 }
 
-function writeU64(buf: Buffer, off: number, n: number): void {
+function encodeEntries(entries: readonly Entry[], payloadLen: number): Buffer {
+  const buf = Buffer.allocUnsafe(payloadLen);
+  let off = 0;
+  for (const e of entries) {
+    writeU64(buf, off, e.time);
+    buf.writeUInt32LE(e.body.length, off + 8);
+    buf.set(e.body, off + ENTRY_HEADER_LEN);
+    off += ENTRY_HEADER_LEN + e.body.length;
+  }
+  return buf;
+}
+
+export function writeU64(buf: Buffer, off: number, n: number): void {
   buf.writeUInt32LE(n % U32, off);
   buf.writeUInt32LE(Math.floor(n / U32), off + 4);
 }
 
-function readU64(buf: Buffer, off: number): number {
+export function readU64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * U32;
 }
 
 export interface FrameHeader {
   len: number;
+  /** Sequence number of the first event. */
   seq: number;
+  count: number;
+  /** Seal time (ms). */
   time: number;
   kid: string;
 }
@@ -122,31 +172,40 @@ export interface FrameFault {
 
 /** Parses and structurally checks the frame at `off`, given `avail` readable bytes from there. */
 export function readFrameHeader(buf: Buffer, off: number, avail: number): FrameHeader | FrameFault {
-  if (avail < 4) return { fault: 'truncated', message: `incomplete record: ${avail} bytes at end of log` };
+  if (avail < 4) return { fault: 'truncated', message: `incomplete frame: ${avail} bytes at end of log` };
   const len = buf.readUInt32LE(off);
   if (len < MIN_FRAME || len > MAX_FRAME)
-    return { fault: 'bad-frame', message: `invalid record length ${len}` };
+    return { fault: 'bad-frame', message: `invalid frame length ${len}` };
   if (avail < len)
-    return { fault: 'truncated', message: `incomplete record: ${avail} of ${len} bytes present` };
+    return { fault: 'truncated', message: `incomplete frame: ${avail} of ${len} bytes present` };
   const footer = buf.readUInt32LE(off + len - FOOTER_LEN);
   if (footer !== len)
     return { fault: 'bad-frame', message: `length footer ${footer} != header length ${len}` };
   const version = buf[off + OFF_VERSION];
-  if (version !== RECORD_VERSION)
-    return { fault: 'bad-frame', message: `unsupported record version ${version}` };
+  if (version !== FRAME_VERSION)
+    return { fault: 'bad-frame', message: `unsupported frame version ${version}` };
   if (buf.readUInt16LE(off + OFF_FLAGS) !== 0)
     return { fault: 'bad-frame', message: 'reserved header bits set' };
   const kidLen = buf[off + OFF_KIDLEN] ?? 0;
-  if (kidLen === 0 || frameLength(kidLen, 0) > len) {
+  const payloadLen = len - frameLength(kidLen, 0);
+  if (kidLen === 0 || payloadLen < ENTRY_HEADER_LEN) {
     return { fault: 'bad-frame', message: `invalid key id length ${kidLen}` };
+  }
+  const count = buf.readUInt32LE(off + OFF_COUNT);
+  if (count === 0 || count * ENTRY_HEADER_LEN > payloadLen) {
+    return { fault: 'bad-frame', message: `event count ${count} does not fit a ${payloadLen}-byte payload` };
   }
   const kid = buf.toString('latin1', off + OFF_KID, off + OFF_KID + kidLen);
   if (!KID_PATTERN.test(kid)) return { fault: 'bad-frame', message: 'key id has invalid characters' };
-  return { len, seq: readU64(buf, off + OFF_SEQ), time: readU64(buf, off + OFF_TIME), kid };
+  return { len, seq: readU64(buf, off + OFF_SEQ), count, time: readU64(buf, off + OFF_TIME), kid };
 }
 
 export function isFault(h: FrameHeader | FrameFault): h is FrameFault {
   return 'fault' in h;
+}
+
+export function lastSeq(h: Pick<FrameHeader, 'seq' | 'count'>): number {
+  return h.seq + h.count - 1;
 }
 
 /** Constant-time check that the frame at `off` names `expected` as its predecessor's hash. */
@@ -158,29 +217,46 @@ export function hashFrame(buf: Buffer, off: number, len: number): Buffer {
   return sha256(buf.subarray(off, off + len));
 }
 
-const nonceScratch = new Uint8Array(NONCE_LEN);
+/** Authenticates and decrypts the frame at `off`; undefined if the tag does not verify. */
+export function openFrame(buf: Buffer, off: number, h: FrameHeader, key: Uint8Array): Buffer | undefined {
+  const aadEnd = off + OFF_KID + h.kid.length;
+  const nonce = buf.subarray(off + OFF_NONCE, off + OFF_KID);
+  return xchachaOpen(key, nonce, buf.subarray(off, aadEnd), buf.subarray(aadEnd, off + h.len - FOOTER_LEN));
+}
 
 /**
- * Authenticates and decrypts the frame at `off` into `scratch` (which must hold the plaintext).
- * Returns a view of the plaintext, or undefined if the tag does not verify.
+ * Walks the `count` entries of a decrypted payload, calling `fn` with each one's time and body bounds.
+ * Returns why the payload is malformed (wrong count, lengths that overrun or leave bytes over), or
+ * undefined if it is well formed.
  */
-export function openFrame(
-  buf: Buffer,
-  off: number,
-  h: FrameHeader,
-  key: Uint8Array,
-  scratch: Uint8Array,
-): Uint8Array | undefined {
-  const aadEnd = off + OFF_KID + h.kid.length;
-  const ctEnd = off + h.len - FOOTER_LEN;
-  // noble copies unaligned nonces on every call; hand it an aligned one instead (a per-record saving).
-  nonceScratch.set(buf.subarray(off + OFF_NONCE, off + OFF_KID));
-  const nonce = nonceScratch;
-  const out = scratch.subarray(0, ctEnd - aadEnd - TAG_LEN);
-  try {
-    return xchacha20poly1305(key, nonce, buf.subarray(off, aadEnd)).decrypt(buf.subarray(aadEnd, ctEnd), out);
-  } catch (err) {
-    if ((err as Error).message === 'invalid tag') return undefined;
-    throw err;
+export function walkEntries(
+  plaintext: Buffer,
+  count: number,
+  fn?: (i: number, time: number, start: number, end: number) => void,
+): string | undefined {
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    if (plaintext.length - off < ENTRY_HEADER_LEN) return `sealed payload holds ${i} of ${count} events`;
+    const bodyLen = plaintext.readUInt32LE(off + 8);
+    const start = off + ENTRY_HEADER_LEN;
+    if (bodyLen > plaintext.length - start) return `event ${i + 1} of ${count} overruns the sealed payload`;
+    fn?.(i, readU64(plaintext, off), start, start + bodyLen);
+    off = start + bodyLen;
   }
+  if (off !== plaintext.length)
+    return `sealed payload has ${plaintext.length - off} bytes after its ${count} events`;
+  return undefined;
+}
+
+/** walkEntries, handing each event's body as a view of `plaintext`. */
+export function forEachEntry(
+  plaintext: Buffer,
+  count: number,
+  fn?: (i: number, time: number, body: Buffer) => void,
+): string | undefined {
+  return walkEntries(
+    plaintext,
+    count,
+    fn && ((i, time, start, end) => fn(i, time, plaintext.subarray(start, end))),
+  );
 }

@@ -1,6 +1,7 @@
-// Full verification of a log: every record (see scan.ts), then the log's end against both checkpoints.
+// Verification of a whole log: every frame (see scan.ts), then the log's end against both checkpoints.
+// With the secret Keyring every frame is opened and its events checked ("full"); with a PublicKeyring
+// the chain, framing, sequence numbers and signed checkpoints are checked without decrypting ("public").
 import { type FileHandle, open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import {
   type Checkpoint,
   CheckpointError,
@@ -10,37 +11,48 @@ import {
   readCheckpoint,
   type SignedCheckpoint,
 } from './checkpoint.ts';
-import { MacPool } from './mac-pool.ts';
+import { Keyring } from './keys.ts';
 import { FILE_HEADER_LEN, genesisHash } from './record.ts';
 import {
   type ChainState,
   type Problem,
   readLogId,
+  type ScanKeys,
+  type ScannedFrame,
   type ScannedRecord,
   type ScanResult,
   scanFrames,
 } from './scan.ts';
 
 export interface VerifyOptions extends CheckpointLocations {
-  /** Called for every verified record, in order, before the log's end is compared to the checkpoints. */
+  /** The secret Keyring (full verification) or a PublicKeyring (public verification). */
+  keyring: ScanKeys;
+  /** Called for every event of every verified frame, in order (needs the secret Keyring). */
   onRecord?: (r: ScannedRecord) => void;
-  /**
-   * Worker threads for authenticating records. Default: one per CPU (at most 4) for logs over
-   * PARALLEL_MIN_BYTES when there is no onRecord (which needs plaintext); 0 checks inline.
-   */
-  workers?: number;
 }
 
-export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
+export type VerifyLevel = 'full' | 'public';
 
 export interface VerifySummary {
+  level: VerifyLevel;
   logId: string;
+  /** Events in the log (= last sequence number). */
   records: number;
+  frames: number;
+  /** First and last event time (full verification only: event times are sealed). */
   firstTime?: number;
   lastTime?: number;
+  /** First and last frame seal time. */
+  firstSealed?: number;
+  lastSealed?: number;
   end: ChainState;
   local?: Checkpoint;
   external?: Checkpoint;
+  /**
+   * Newest checkpoint seq the log matched (0: none). Frames up to it are bound by a signature; frames
+   * after it are checked for structure and chain only, plus their MACs under full verification.
+   */
+  signedSeq: number;
 }
 
 export type VerifyReport = ({ ok: true } & VerifySummary) | { ok: false; problem: Problem; records: number };
@@ -62,17 +74,22 @@ export async function verifyLog(opts: VerifyOptions): Promise<VerifyReport> {
     if (scan.problem) return failed(scan.problem, scan.records);
     const mismatch = named.map((n) => compare(n, scan.end, marks.get(n.cp.seq))).find(Boolean);
     if (mismatch) return failed(mismatch, scan.records);
-    const { records, firstTime, lastTime, end } = scan;
     const cp = (name: Named['name']) => named.find((n) => n.name === name)?.cp;
+    const { frames, firstTime, lastTime, firstSealed, lastSealed, end } = scan;
     return {
       ok: true,
+      level: opts.keyring instanceof Keyring ? 'full' : 'public',
       logId: logId.toString('hex'),
-      records,
+      records: end.seq,
+      frames,
       firstTime,
       lastTime,
+      firstSealed,
+      lastSealed,
       end,
       local: cp('local'),
       external: cp('external'),
+      signedSeq: Math.max(0, ...named.map((n) => n.cp.seq)),
     };
   } finally {
     await fh.close();
@@ -91,15 +108,12 @@ async function scanWithMarks(
   const genesis = genesisHash(logId);
   const marks = new Map<number, Mark>([[0, { head: genesis.toString('hex'), end: FILE_HEADER_LEN }]]);
   const wanted = new Set(named.map((n) => n.cp.seq));
-  const onRecord = (r: ScannedRecord) => {
-    if (wanted.has(r.seq)) marks.set(r.seq, { head: r.hash.toString('hex'), end: r.end });
-    opts.onRecord?.(r);
+  const onFrame = (f: ScannedFrame) => {
+    const last = f.seq + f.count - 1;
+    if (wanted.has(last)) marks.set(last, { head: f.hash.toString('hex'), end: f.end });
   };
-  const big = (await fh.stat()).size >= PARALLEL_MIN_BYTES;
-  const workers = opts.workers ?? (opts.onRecord || !big ? 0 : Math.min(availableParallelism(), 4));
-  const pool = workers > 0 ? new MacPool(opts.keyring, workers) : undefined;
   const start: ChainState = { seq: 0, head: genesis, offset: FILE_HEADER_LEN };
-  const scan = await scanFrames(fh, opts.keyring, start, { onRecord, pool }).finally(() => pool?.close());
+  const scan = await scanFrames(fh, opts.keyring, start, { onFrame, onRecord: opts.onRecord });
   return { scan, marks };
 }
 
@@ -144,7 +158,7 @@ function compare(n: Named, end: ChainState, mark: Mark | undefined): Problem | u
       : { ...at, code: 'rollback', message: `log rolled back: it ends at seq ${end.seq} but ${covers}` };
   }
   if (mark?.head !== cp.head || mark.end !== cp.size) {
-    const found = mark ? `head ${mark.head.slice(0, 16)}… size ${mark.end}` : 'nothing';
+    const found = mark ? `head ${mark.head.slice(0, 16)}… size ${mark.end}` : 'no frame ending at that seq';
     return {
       code: 'checkpoint-mismatch',
       seq: cp.seq,

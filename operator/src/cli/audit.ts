@@ -1,10 +1,12 @@
-// `closedpaw audit <verify|export|tail|keygen>`: offline tools for the sealed audit log.
+// `closedpaw audit <verify|export|tail|keygen|pubkey>`: offline tools for the sealed audit log.
 import { parseArgs } from 'node:util';
-import type { Problem, VerifyReport, VerifySummary } from '../audit/index.ts';
+import type { Problem, ScanKeys, VerifyReport, VerifySummary } from '../audit/index.ts';
 import {
   exportRecords,
   generateKey,
   loadKeyring,
+  loadPublicKeyring,
+  publicJwks,
   recordToJsonLine,
   tailRecords,
   verifyLog,
@@ -16,15 +18,19 @@ export interface CliIo {
 }
 
 const USAGE = `usage: closedpaw audit <command> [options]
-  verify  --log <file> --keys <dir> [--checkpoints <dir>]
+  verify  --log <file> (--keys <dir> | --pubkeys <jwks file>) [--checkpoints <dir>]
+          with --keys: everything, contents included; with --pubkeys (no secrets): chain, framing,
+          sequence numbers and signed checkpoints, without decrypting
   export  --log <file> --keys <dir> [--checkpoints <dir>] [--since <ISO time>] [--format jsonl]
   tail    --log <file> --keys <dir> [-n <count>]
   keygen  --dir <dir> [--kid <id>] [--no-activate]
+  pubkey  --dir <dir>      print the public keys (JWKS) for external auditors
 exit codes: 0 ok, 1 verification failed, 2 usage or I/O error`;
 
 const OPTIONS = {
   log: { type: 'string' },
   keys: { type: 'string' },
+  pubkeys: { type: 'string' },
   checkpoints: { type: 'string' },
   since: { type: 'string' },
   format: { type: 'string', default: 'jsonl' },
@@ -68,6 +74,8 @@ async function dispatch(verb: string, v: Values, io: CliIo): Promise<number> {
       return tail(v, io);
     case 'keygen':
       return keygen(v, io);
+    case 'pubkey':
+      return pubkey(v, io);
     default:
       throw new UsageError(`unknown command "${verb}"`);
   }
@@ -85,7 +93,11 @@ async function store(v: Values) {
 }
 
 async function verify(v: Values, io: CliIo): Promise<number> {
-  const report = await verifyLog(await store(v));
+  if (v.keys && v.pubkeys) throw new UsageError('give --keys or --pubkeys, not both');
+  const keyring: ScanKeys = v.pubkeys
+    ? await loadPublicKeyring(v.pubkeys)
+    : await loadKeyring(need(v, 'keys'));
+  const report = await verifyLog({ logPath: need(v, 'log'), keyring, checkpointDir: v.checkpoints });
   if (!report.ok) return failure(report, io);
   io.stdout(`OK ${describe(report)}\n`);
   return 0;
@@ -119,6 +131,12 @@ async function keygen(v: Values, io: CliIo): Promise<number> {
   const key = await generateKey(need(v, 'dir'), { kid: v.kid, activate: !v['no-activate'] });
   io.stdout(`generated key ${key.kid}${key.active ? ' (active)' : ''} in ${key.path}\n`);
   io.stdout(`checkpoint verification key: ${JSON.stringify(key.publicJwk)}\n`);
+  io.stdout(`for external auditors: closedpaw audit pubkey --dir ${v.dir} > audit-pub.json\n`);
+  return 0;
+}
+
+async function pubkey(v: Values, io: CliIo): Promise<number> {
+  io.stdout(`${JSON.stringify(publicJwks(await loadKeyring(need(v, 'dir'))), null, 2)}\n`);
   return 0;
 }
 
@@ -138,13 +156,23 @@ export function formatProblem(p: Problem): string {
 
 function describe(s: VerifySummary): string {
   const iso = (t?: number) => (t === undefined ? '-' : new Date(t).toISOString());
-  const range =
-    s.records === 0
-      ? 'empty log'
-      : `seq ${s.end.seq - s.records + 1}..${s.end.seq}, ${iso(s.firstTime)} .. ${iso(s.lastTime)}`;
+  const frames = `${s.frames} frame${s.frames === 1 ? '' : 's'}`;
+  const times =
+    s.level === 'full'
+      ? `${iso(s.firstTime)} .. ${iso(s.lastTime)}`
+      : `sealed ${iso(s.firstSealed)} .. ${iso(s.lastSealed)}`;
+  const range = s.records === 0 ? 'empty log' : `seq 1..${s.end.seq}, ${times}`;
   const cps = [
     s.local ? `local checkpoint seq ${s.local.seq}` : 'no local checkpoint',
     s.external ? `external checkpoint seq ${s.external.seq}` : 'no external checkpoint',
   ];
-  return `${s.records} records (${range}); ${cps.join(', ')}; log ${s.logId}`;
+  const level =
+    s.level === 'full'
+      ? 'full (contents authenticated)'
+      : 'public keys only (chain, framing, sequence and signatures checked; contents not decrypted)';
+  const unsigned =
+    s.signedSeq < s.end.seq
+      ? `; seq ${s.signedSeq + 1}..${s.end.seq} come after the newest checkpoint and are not covered by a signature${s.level === 'public' ? ' (verify with --keys to authenticate them)' : ''}`
+      : '';
+  return `${s.records} records in ${frames} (${range}); ${cps.join(', ')}; log ${s.logId}; ${level}${unsigned}`;
 }

@@ -1,57 +1,87 @@
 /**
- * The AgentTask reconciler: a level-based state machine that reads current
- * state from the informer caches and converges it.
- *
- *   Pending → AwaitingApproval (critical tasks; no pod) → Running → Succeeded | Failed | TimedOut
- *
+ * The AgentTask reconciler: reads current state from the informer caches,
+ * asks the pure state machine (task-decisions.ts) what to do, and does it.
  * Children are created NetworkPolicy first, then Pod, under deterministic
  * names with the task as controller owner, so a crash at any point never
  * duplicates them and no pod ever exists without its policy.
  */
 import type { V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AgentTaskStatus, TaskPhase } from '../api/agenttask.ts';
+import type { AgentTaskStatus } from '../api/agenttask.ts';
+import { CONDITION } from '../api/reasons.ts';
 import type { AgentTask } from '../api/types.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { ClusterClient, EventInput } from '../k8s/client.ts';
-import { errorMessage, isAlreadyExists, isNotFound } from '../k8s/errors.ts';
+import { errorMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from '../k8s/errors.ts';
 import { canonicalJson, specDigest } from '../policy/digest.ts';
-import { needsApproval, rateRisk } from '../policy/risk.ts';
-import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
+import { NO_SCREENING, rateRisk, type ScreeningResult } from '../policy/risk.ts';
+import { type ReconcileContext, type ReconcileResult, type Reconciler, ReportedError } from '../runtime/controller.ts';
 import type { Informer } from '../runtime/informer.ts';
-import { childName, controllerUid, FINALIZER, networkPolicyName, podName } from '../sandbox/names.ts';
-import { buildNetworkPolicy } from '../sandbox/network-policy.ts';
-import { AGENT_CONTAINER, ANNOTATION_SPEC_DIGEST, buildPod } from '../sandbox/pod.ts';
+import { childName, controllerUid, FINALIZER, networkPolicyName, ownership, podName } from '../sandbox/names.ts';
+import { buildNetworkPolicy, samePolicySpec } from '../sandbox/network-policy.ts';
+import { AGENT_CONTAINER, ANNOTATION_SPEC_DIGEST, buildPod, type PodConfig } from '../sandbox/pod.ts';
 import { podOutcome } from '../sandbox/pod-outcome.ts';
+import { runtimeClassVerdict } from '../sandbox/runtime-class.ts';
+import type { AuditHealth } from '../audit-guard.ts';
 import type { ApprovalGate } from './approval-gate.ts';
-import { type ConditionInput, findCondition, setCondition } from './conditions.ts';
+import { type ConditionInput, setCondition } from './conditions.ts';
+import { Expectations } from './expectations.ts';
 import { readResult } from './result.ts';
+import {
+  afterFinish,
+  type Child,
+  DEFAULT_TIMING,
+  decideTask,
+  type Finish,
+  isTerminal,
+  needsGate,
+  type PodFacts,
+  type PolicyFacts,
+  resultRetryDelayMs,
+  type SandboxWrite,
+  type TaskDecision,
+  type TaskObservation,
+  type TaskTiming,
+} from './task-decisions.ts';
 import type { TaskAudit } from './task-audit.ts';
 
-export const TERMINAL_PHASES: readonly TaskPhase[] = ['Succeeded', 'Failed', 'TimedOut', 'Denied', 'Expired'];
-const RUNTIME_CLASS_RETRY_MS = 30_000;
-/** How long past activeDeadlineSeconds the operator waits for the kubelet before it ends the pod itself. */
-const DEADLINE_GRACE_MS = 30_000;
+export { TERMINAL_PHASES } from './task-decisions.ts';
 
 export interface AgentTaskControllerDeps {
   client: ClusterClient;
-  tasks: Informer<AgentTask>;
-  pods: Informer<V1Pod>;
-  policies: Informer<V1NetworkPolicy>;
-  runtimeClasses: Informer<V1RuntimeClass>;
+  tasks: Pick<Informer<AgentTask>, 'get'>;
+  pods: Pick<Informer<V1Pod>, 'get'>;
+  policies: Pick<Informer<V1NetworkPolicy>, 'get'>;
+  runtimeClasses: Pick<Informer<V1RuntimeClass>, 'get'>;
   config: OperatorConfig;
+  /** What every sandbox pod is built with (runner image, uid, the gateway URL). */
+  pod: PodConfig;
   approvals: ApprovalGate;
   audit: TaskAudit;
-  onPhase?: (phase: TaskPhase) => void;
+  /** Whether the sealed audit log takes appends; no pod is created while it does not. */
+  auditHealth?: () => AuditHealth;
+  /** Makes the audit records so far durable; called before a pod is created (rejects: no pod). */
+  auditBarrier?: () => Promise<void>;
+  /** Screens the task's prompt and inputs before the run (its flags raise risk). */
+  screen?: (task: AgentTask) => ScreeningResult;
+  /** Signs the task's gateway token, put into the pod (read-only) for the runner. */
+  issueToken?: (task: AgentTask) => Promise<string>;
+  onPhase?: (phase: NonNullable<AgentTaskStatus['phase']>) => void;
   now?: () => Date;
+  timing?: Partial<TaskTiming>;
 }
 
 interface Step {
   task: AgentTask;
   logger: Logger;
+  signal: AbortSignal;
 }
 
 const done: ReconcileResult = {};
+/** Keys of the children in the expectations: the pod and the policy share one name. */
+const podKey = (task: AgentTask) => `pod:${task.metadata.namespace}/${podName(task)}`;
+const policyKey = (task: AgentTask) => `policy:${task.metadata.namespace}/${networkPolicyName(task)}`;
+const HEALTHY: AuditHealth = { ok: true };
 
 /** A status as canonical JSON, without condition timestamps (they differ between equal computations). */
 const comparable = (status: AgentTaskStatus) =>
@@ -60,54 +90,84 @@ const comparable = (status: AgentTaskStatus) =>
     conditions: status.conditions?.map(({ lastTransitionTime: _ignored, ...condition }) => condition),
   });
 
-/** When the sandbox started: the pod's creation time, so every reconcile computes the same value. */
-const podStartTime = (pod: V1Pod, fallback: Date) =>
-  new Date(pod.metadata?.creationTimestamp ?? fallback).toISOString();
+/** An API refusal a person must act on (quota, LimitRange, admission, validation), as opposed to a hiccup. */
+const isRefusal = (error: unknown) => {
+  const code = statusCode(error) ?? 0;
+  return code >= 400 && code < 500 && code !== 409 && code !== 429 && code !== 408;
+};
 
-const sandboxCreated = (task: AgentTask): ConditionInput => ({
-  type: 'SandboxCreated',
-  status: 'True',
-  reason: 'PodCreated',
-  message: `pod ${podName(task)} created behind NetworkPolicy ${networkPolicyName(task)}`,
-});
+const earliest = (...delays: Array<number | undefined>) => {
+  const set = delays.filter((d): d is number => d !== undefined && d > 0);
+  return set.length > 0 ? Math.min(...set) : undefined;
+};
 
-export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
+export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler & {
+  giveUp(key: string, error: unknown, ctx: ReconcileContext): Promise<void>;
+  reportError(key: string, error: unknown, attempt: number, ctx: ReconcileContext): Promise<void>;
+} {
   const now = deps.now ?? (() => new Date());
+  const timing: TaskTiming = { ...DEFAULT_TIMING, ...deps.timing };
+  const auditHealth = deps.auditHealth ?? (() => HEALTHY);
 
   /**
-   * Read-your-writes: the task as our last status patch returned it, until the
-   * cache catches up. Without it, an event arriving before the cache shows our
-   * write makes the next reconcile compute from stale status and write again.
+   * Read-your-writes: the task as our last status patch returned it, until the cache shows our write.
+   * resourceVersions are opaque: while the cache still shows the version we patched from, ours is newer;
+   * once it shows anything else, it is our write or a later one (the watch delivers in order).
    */
-  const written = new Map<string, AgentTask>();
-  const revision = (task: AgentTask) => Number(task.metadata.resourceVersion ?? 0);
+  const written = new Map<string, { from: string | undefined; task: AgentTask }>();
   function freshest(key: string, cached: AgentTask): AgentTask {
     const mine = written.get(key);
-    if (!mine || mine.metadata.uid !== cached.metadata.uid || revision(cached) >= revision(mine)) {
-      written.delete(key);
-      return cached;
+    if (mine && mine.task.metadata.uid === cached.metadata.uid && cached.metadata.resourceVersion === mine.from) {
+      return mine.task;
     }
-    return mine;
+    written.delete(key);
+    return cached;
   }
 
-  /** Children we created but the cache has not shown yet: never create them twice. */
-  const expected = new Map<string, number>();
-  const expectCreated = (key: string) => expected.set(key, Date.now());
-  const isExpected = (key: string) => {
-    const at = expected.get(key);
-    if (at !== undefined && Date.now() - at < 60_000) return true;
-    expected.delete(key);
-    return false;
-  };
+  const expected = new Expectations(60_000);
+  const resultReads = new Map<string, number>();
 
-  function owned<T extends V1Pod | V1NetworkPolicy>(cache: Informer<T>, task: AgentTask, name: string) {
-    const key = `${task.metadata.namespace}/${name}`;
-    const child = cache.get(key);
-    if (!child) return { child: undefined, foreign: false };
-    expected.delete(key);
-    const ownerUid = controllerUid(child);
-    return ownerUid === task.metadata.uid ? { child, foreign: false } : { child: undefined, foreign: true };
+  /** A child as the task sees it; `created` names its entry in the expectations. */
+  function child<T extends V1Pod | V1NetworkPolicy, F>(
+    cache: Pick<Informer<T>, 'get'>,
+    task: AgentTask,
+    created: string,
+    facts: (obj: T) => F,
+  ): Child<F> {
+    const name = podName(task);
+    const obj = cache.get(`${task.metadata.namespace}/${name}`);
+    if (!obj) return { kind: 'absent', expected: expected.has(created) };
+    expected.observed(created);
+    switch (ownership(obj, task)) {
+      case 'ours':
+        return { kind: 'ours', facts: facts(obj) };
+      case 'previousTask':
+        return { kind: 'previousTask', name: `${obj.kind ?? 'object'} ${name}` };
+      case 'foreign': {
+        const owner = obj.metadata?.ownerReferences?.find((r) => r.controller);
+        return {
+          kind: 'foreign',
+          name: `${obj.kind ?? 'object'} ${name}`,
+          owner: owner ? `${owner.kind} ${owner.name}` : 'none',
+        };
+      }
+    }
   }
+
+  const podFacts = (pod: V1Pod): PodFacts => ({
+    name: pod.metadata!.name!,
+    outcome: podOutcome(pod),
+    createdAt: new Date(pod.metadata?.creationTimestamp ?? now()).toISOString(),
+    ranDigest: pod.metadata?.annotations?.[ANNOTATION_SPEC_DIGEST],
+  });
+
+  const policyFacts =
+    (task: AgentTask) =>
+    (policy: V1NetworkPolicy): PolicyFacts => ({
+      name: policy.metadata!.name!,
+      drifted: !samePolicySpec(policy.spec, buildNetworkPolicy(task, deps.config).spec),
+      deleting: Boolean(policy.metadata?.deletionTimestamp),
+    });
 
   async function event(step: Step, input: EventInput): Promise<void> {
     await deps.client.recordEvent(step.task, input).catch((error: unknown) => {
@@ -115,11 +175,8 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
     });
   }
 
-  async function writeStatus(
-    step: Step,
-    changes: Partial<AgentTaskStatus>,
-    conditions: ConditionInput[] = [],
-  ) {
+  /** Writes the status when it differs from what is there; returns whether it wrote. */
+  async function writeStatus(step: Step, changes: Partial<AgentTaskStatus>, conditions: ConditionInput[] = []) {
     const { task } = step;
     const generation = task.metadata.generation;
     let merged = task.status?.conditions;
@@ -130,240 +187,251 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler {
       ...(merged ? { conditions: merged } : {}),
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
     };
-    if (comparable(next) === comparable(task.status ?? {})) return;
-    step.task = await deps.client.patchTaskStatus(task, next);
-    written.set(`${task.metadata.namespace}/${task.metadata.name}`, step.task);
+    if (comparable(next) === comparable(task.status ?? {})) return false;
+    const from = task.metadata.resourceVersion;
+    step.task = await deps.client.patchTaskStatus(task, next, step.signal);
+    written.set(`${task.metadata.namespace}/${task.metadata.name}`, { from, task: step.task });
     if (next.phase && next.phase !== task.status?.phase) deps.onPhase?.(next.phase);
+    return true;
   }
 
-  async function finish(
-    step: Step,
-    phase: TaskPhase,
-    reason: string,
-    message: string,
-    extra: Partial<AgentTaskStatus> = {},
-  ) {
-    const failed = phase !== 'Succeeded';
-    await writeStatus(step, { phase, completionTime: now().toISOString(), ...extra }, [
-      { type: failed ? 'Failed' : 'Complete', status: 'True', reason, message },
+  async function finish(step: Step, f: Finish): Promise<ReconcileResult> {
+    const failed = f.phase !== 'Succeeded';
+    const conditions: ConditionInput[] = [
+      { type: failed ? CONDITION.Failed : CONDITION.Complete, status: 'True', reason: f.reason, message: f.message },
+    ];
+    if (f.flags?.length) conditions.push(outputFlagged(f.flags));
+    await writeStatus(step, { phase: f.phase, completionTime: now().toISOString(), ...f.changes }, conditions);
+    deps.audit.finished(step.task, f.phase, f.reason, f.changes?.result?.sha256);
+    await event(step, { type: failed ? 'Warning' : 'Normal', reason: f.reason, message: f.message });
+    resultReads.delete(step.task.metadata.uid ?? '');
+    const ttl = afterFinish(step.task, now()).requeueAfterMs;
+    return ttl !== undefined ? { requeueAfterMs: ttl } : done;
+  }
+
+  async function collectResult(step: Step): Promise<ReconcileResult> {
+    const { task } = step;
+    const uid = task.metadata.uid ?? '';
+    const pod = deps.pods.get(`${task.metadata.namespace}/${podName(task)}`);
+    if (!pod) return { requeueAfterMs: 1000 };
+    const read = await readResult(deps.client, pod, AGENT_CONTAINER, deps.config.resultMaxBytes, step.signal);
+    if (read.ok) {
+      const message = `result of ${read.result.bytes} bytes, sha256 ${read.result.sha256}`;
+      return await finish(step, {
+        phase: 'Succeeded',
+        reason: 'Succeeded',
+        message,
+        changes: { result: read.result },
+        flags: read.flags,
+      });
+    }
+    if (read.transient) {
+      const attempt = resultReads.get(uid) ?? 0;
+      const delay = resultRetryDelayMs(attempt);
+      if (delay !== undefined) {
+        resultReads.set(uid, attempt + 1);
+        step.logger.warn({ attempt: attempt + 1, err: read.message }, 'reading the result failed; retrying');
+        return { requeueAfterMs: delay };
+      }
+    }
+    return await finish(step, { phase: 'Failed', reason: read.reason, message: read.message });
+  }
+
+  /** Reads back a child that already existed, to tell our own (a retried create) from somebody else's. */
+  async function existingIsOurs(step: Step, write: SandboxWrite): Promise<boolean> {
+    const { namespace, name } = { namespace: step.task.metadata.namespace!, name: podName(step.task) };
+    const obj =
+      write === 'createPod'
+        ? await deps.client.readPod(namespace, name, step.signal)
+        : await deps.client.readNetworkPolicy(namespace, name, step.signal);
+    return ownership(obj, step.task) === 'ours';
+  }
+
+  /** A refused create is shown on the task (condition + Warning Event) and retried with backoff. */
+  async function refused(step: Step, write: SandboxWrite, error: unknown): Promise<never> {
+    const reason = write === 'createPod' ? 'PodRejected' : 'NetworkPolicyRejected';
+    const what = write === 'createPod' ? 'pod' : 'NetworkPolicy';
+    const message = `the API server refused the ${what}: ${errorMessage(error)}`;
+    const changed = await writeStatus(step, { phase: 'Pending' }, [
+      { type: CONDITION.SandboxCreated, status: 'False', reason, message },
     ]);
-    deps.audit.finished(step.task, phase, reason, extra.result?.sha256);
-    await event(step, { type: failed ? 'Warning' : 'Normal', reason, message });
-    return scheduleTtl(step.task);
+    if (changed) await event(step, { type: 'Warning', reason, message });
+    throw new ReportedError(message);
   }
 
-  function scheduleTtl(task: AgentTask): ReconcileResult {
-    const ttl = task.spec.ttlSecondsAfterFinished;
-    const completed = task.status?.completionTime;
-    if (ttl === undefined || !completed) return done;
-    return { requeueAfterMs: Math.max(0, Date.parse(completed) + ttl * 1000 - now().getTime()) };
+  async function performWrite(step: Step, write: SandboxWrite): Promise<V1Pod | undefined> {
+    const { task } = step;
+    const key = podKey(task);
+    try {
+      switch (write) {
+        case 'createPolicy':
+          await deps.client.createNetworkPolicy(buildNetworkPolicy(task, deps.config), step.signal);
+          expected.expect(policyKey(task), true);
+          return undefined;
+        case 'restorePolicy': {
+          const policy = deps.policies.get(`${task.metadata.namespace}/${networkPolicyName(task)}`);
+          if (policy) {
+            await deps.client.restoreNetworkPolicySpec(policy, buildNetworkPolicy(task, deps.config).spec, step.signal);
+            await event(step, {
+              type: 'Warning',
+              reason: 'NetworkPolicyRestored',
+              message: `NetworkPolicy ${policy.metadata?.name} was edited; the operator put its spec back`,
+            });
+          }
+          return undefined;
+        }
+        case 'createPod': {
+          const token = deps.issueToken ? await deps.issueToken(task) : undefined;
+          const created = await deps.client.createPod(buildPod(task, deps.pod, token), step.signal);
+          expected.expect(key, true);
+          deps.audit.podCreated(task, podName(task));
+          return created;
+        }
+        case 'deletePod': {
+          const pod = deps.pods.get(`${task.metadata.namespace}/${podName(task)}`);
+          if (pod) await deps.client.deletePod(task.metadata.namespace!, podName(task), pod.metadata!.uid!, step.signal);
+          return undefined;
+        }
+      }
+    } catch (error) {
+      if (write === 'deletePod' && isNotFound(error)) return undefined;
+      if ((write === 'createPod' || write === 'createPolicy') && isAlreadyExists(error)) {
+        if (await existingIsOurs(step, write)) {
+          expected.expect(write === 'createPod' ? key : policyKey(task), true);
+          return undefined;
+        }
+        throw new Error(`${write === 'createPod' ? 'pod' : 'NetworkPolicy'} ${podName(task)} exists and is not this task's`);
+      }
+      if ((write === 'createPod' || write === 'createPolicy') && isRefusal(error)) return await refused(step, write, error);
+      throw error;
+    }
   }
 
-  async function afterFinished(step: Step): Promise<ReconcileResult> {
-    const wait = scheduleTtl(step.task);
-    if (wait.requeueAfterMs === undefined || wait.requeueAfterMs > 0) return wait;
-    step.logger.info('ttlSecondsAfterFinished passed: deleting the task');
-    await deps.client.deleteTask(step.task).catch((error: unknown) => {
-      if (!isNotFound(error)) throw error;
-    });
-    return done;
+  async function perform(step: Step, decision: TaskDecision, obs: TaskObservation): Promise<ReconcileResult> {
+    if (decision.writes.includes('createPod') && deps.auditBarrier) {
+      try {
+        await deps.auditBarrier();
+      } catch (error) {
+        const audit = { ok: false as const, message: `audit log unavailable: ${errorMessage(error)}` };
+        return await perform(step, decideTask({ ...obs, audit }), { ...obs, audit });
+      }
+    }
+    let createdPod: V1Pod | undefined;
+    for (const write of decision.writes) {
+      const created = await performWrite(step, write);
+      if (created) createdPod = created;
+    }
+    if (decision.collectResult) return await collectResult(step);
+    if (decision.deleteTask) {
+      step.logger.info('ttlSecondsAfterFinished passed: deleting the task');
+      await deps.client.deleteTask(step.task, step.signal).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+      return done;
+    }
+    if (decision.finish) return await finish(step, decision.finish);
+    if (decision.status) {
+      const changes = createdPod?.metadata?.creationTimestamp
+        ? { ...decision.status.changes, startTime: new Date(createdPod.metadata.creationTimestamp).toISOString() }
+        : decision.status.changes;
+      const changed = await writeStatus(step, changes, decision.status.conditions);
+      if (changed && decision.warning) await event(step, { type: 'Warning', ...decision.warning });
+    }
+    return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : done;
   }
 
   /**
-   * After the task is gone (or going), garbage collection removes its pod and
-   * policy. The policy carries a finalizer so it outlives the pod: released
-   * here only once the pod is gone, after the deletion is audited.
+   * A NetworkPolicy being deleted (its task gone, re-created, or someone deleting it) carries our
+   * finalizer: it is released once no pod of the same owner exists, so no pod ever runs without it.
+   * Decided by owner uid, never by task name.
    */
-  async function releasePolicy(key: string, logger: Logger): Promise<ReconcileResult> {
+  async function releaseTornDownPolicy(key: string, logger: Logger, signal: AbortSignal): Promise<ReconcileResult> {
     const [namespace, name] = key.split('/') as [string, string];
     const child = childName(name);
     const policy = deps.policies.get(`${namespace}/${child}`);
     if (!policy?.metadata?.deletionTimestamp || !policy.metadata.finalizers?.includes(FINALIZER)) return done;
-    const ownerUid = controllerUid(policy);
+    const ownerUid = controllerUid(policy) ?? '';
     const pod = deps.pods.get(`${namespace}/${child}`);
-    if (pod && controllerUid(pod) === ownerUid) {
-      return { requeueAfterMs: 1000 };
+    if ((pod && controllerUid(pod) === ownerUid) || expected.has(`pod:${namespace}/${child}`)) {
+      return { requeueAfterMs: timing.blockedRetryMs };
     }
-    deps.audit.deleted({ namespace, name, uid: ownerUid ?? '' });
-    await deps.client.removeNetworkPolicyFinalizer(policy, FINALIZER).catch((error: unknown) => {
-      if (!isNotFound(error)) throw error;
-    });
-    logger.info({ policy: child }, 'sandbox torn down: pod gone, policy released');
+    deps.audit.deleted({ namespace, name, uid: ownerUid });
+    try {
+      await deps.client.removeNetworkPolicyFinalizer(policy, FINALIZER, signal);
+    } catch (error) {
+      if (isNotFound(error)) return done;
+      if (isConflict(error)) return { requeueAfterMs: 200 };
+      throw error;
+    }
+    logger.info({ policy: child, owner: ownerUid }, 'sandbox torn down: pod gone, policy released');
     return done;
   }
 
-  async function ensureNetworkPolicy(step: Step): Promise<boolean> {
+  async function observe(step: Step): Promise<TaskObservation> {
     const { task } = step;
-    const name = networkPolicyName(task);
-    const key = `${task.metadata.namespace}/${name}`;
-    const { child, foreign } = owned(deps.policies, task, name);
-    if (child || isExpected(key)) return true;
-    if (foreign) return false;
-    const policy = buildNetworkPolicy(task, deps.config);
-    try {
-      await deps.client.createNetworkPolicy(policy);
-    } catch (error) {
-      if (!isAlreadyExists(error)) throw error;
-    }
-    expectCreated(key);
-    return true;
-  }
-
-  /** `pending` status changes and conditions ride along with this step's status write. */
-  async function startSandbox(
-    step: Step,
-    pending: Partial<AgentTaskStatus>,
-    conditions: ConditionInput[],
-  ): Promise<ReconcileResult> {
-    const { task } = step;
-    const runtimeClass = task.spec.runtimeClassName;
-    if (!deps.runtimeClasses.get(runtimeClass)) {
-      const already = findCondition(task.status?.conditions, 'RuntimeClassAvailable')?.status === 'False';
-      const message = `RuntimeClass ${runtimeClass} does not exist: no pod is created without a sandbox runtime`;
-      await writeStatus(step, { ...pending, phase: 'Pending' }, [
-        ...conditions,
-        { type: 'RuntimeClassAvailable', status: 'False', reason: 'RuntimeClassNotFound', message },
-      ]);
-      if (!already) await event(step, { type: 'Warning', reason: 'RuntimeClassNotFound', message });
-      return { requeueAfterMs: RUNTIME_CLASS_RETRY_MS };
-    }
-    if (!(await ensureNetworkPolicy(step))) return { requeueAfterMs: 1000 };
-    const pod = buildPod(task, deps.config);
-    const key = `${task.metadata.namespace}/${pod.metadata!.name}`;
-    let created: V1Pod = pod;
-    try {
-      created = await deps.client.createPod(pod);
-    } catch (error) {
-      if (!isAlreadyExists(error)) throw error;
-    }
-    expectCreated(key);
-    deps.audit.podCreated(task, pod.metadata!.name!);
-    await writeStatus(
-      step,
-      { ...pending, phase: 'Running', podName: pod.metadata!.name!, startTime: podStartTime(created, now()) },
-      [
-        ...conditions,
-        {
-          type: 'RuntimeClassAvailable',
-          status: 'True',
-          reason: 'RuntimeClassFound',
-          message: `RuntimeClass ${runtimeClass} exists`,
-        },
-        sandboxCreated(task),
-      ],
-    );
-    await event(step, {
-      type: 'Normal',
-      reason: 'SandboxCreated',
-      message: `created NetworkPolicy ${networkPolicyName(task)} and pod ${pod.metadata!.name} (runtime ${runtimeClass})`,
-    });
-    return done;
-  }
-
-  async function trackPod(step: Step, pod: V1Pod): Promise<ReconcileResult> {
-    const { task } = step;
-    if (!(await ensureNetworkPolicy(step))) return { requeueAfterMs: 1000 };
-    await noteSpecDrift(step, pod);
-    const outcome = podOutcome(pod);
-    switch (outcome.state) {
-      case 'succeeded':
-        return await collectResult(step, pod);
-      case 'failed':
-        return await finish(step, 'Failed', outcome.reason, outcome.message);
-      case 'timedOut':
-        return await finish(step, 'TimedOut', 'DeadlineExceeded', outcome.message);
-      case 'running':
-        break;
-    }
-    const startTime = task.status?.startTime ?? podStartTime(pod, now());
-    await writeStatus(step, { phase: 'Running', podName: pod.metadata!.name!, startTime }, [
-      sandboxCreated(task),
-    ]);
-    const deadline = Date.parse(startTime) + task.spec.timeoutSeconds * 1000 + DEADLINE_GRACE_MS;
-    if (now().getTime() < deadline) return { requeueAfterMs: deadline - now().getTime() };
-    await deps.client
-      .deletePod(pod.metadata!.namespace!, pod.metadata!.name!, pod.metadata!.uid!)
-      .catch((error: unknown) => {
-        if (!isNotFound(error)) throw error;
-      });
-    return await finish(
-      step,
-      'TimedOut',
-      'DeadlineExceeded',
-      `the pod ran past timeoutSeconds=${task.spec.timeoutSeconds}; the operator deleted it`,
-    );
-  }
-
-  async function noteSpecDrift(step: Step, pod: V1Pod): Promise<void> {
-    const ranWith = pod.metadata?.annotations?.[ANNOTATION_SPEC_DIGEST];
-    if (!ranWith || ranWith === specDigest(step.task.spec)) return;
-    if (findCondition(step.task.status?.conditions, 'SpecApplied')?.status === 'False') return;
-    const message = `the spec changed after the pod started (pod runs ${ranWith}); the task is not re-run: create a new AgentTask`;
-    await writeStatus(step, {}, [
-      { type: 'SpecApplied', status: 'False', reason: 'SpecChangedAfterStart', message },
-    ]);
-    await event(step, { type: 'Warning', reason: 'SpecChangedAfterStart', message });
-  }
-
-  async function collectResult(step: Step, pod: V1Pod): Promise<ReconcileResult> {
-    const read = await readResult(deps.client, pod, AGENT_CONTAINER, deps.config.resultMaxBytes);
-    if (!read.ok) return await finish(step, 'Failed', read.reason, read.message);
-    return await finish(
-      step,
-      'Succeeded',
-      'Succeeded',
-      `result of ${read.result.bytes} bytes, sha256 ${read.result.sha256}`,
-      {
-        result: read.result,
-      },
-    );
-  }
-
-  async function whenPodMissing(step: Step): Promise<ReconcileResult> {
-    const { task } = step;
-    const key = `${task.metadata.namespace}/${podName(task)}`;
-    if (isExpected(key)) return { requeueAfterMs: 60_000 };
-    if (task.status?.phase === 'Running' && task.status.podName) {
-      return await finish(
-        step,
-        'Failed',
-        'PodDeleted',
-        `pod ${task.status.podName} disappeared before it finished`,
-      );
-    }
+    const digest = specDigest(task.spec);
+    const risk = rateRisk(task.spec, deps.screen?.(task) ?? NO_SCREENING);
     if (!task.status?.phase) deps.audit.admitted(task);
-    const risk = rateRisk(task.spec);
-    if (JSON.stringify(risk) !== JSON.stringify(task.status?.risk)) deps.audit.riskRated(task, risk);
-    if (!needsApproval(risk)) return await startSandbox(step, { risk }, []);
-    const gate = await deps.approvals.check(step, risk);
-    switch (gate.verdict) {
-      case 'approved':
-        return await startSandbox(step, { risk }, [
-          { type: 'Approved', status: 'True', reason: 'Approved', message: gate.message },
-        ]);
-      case 'denied':
-        return await finish(step, gate.phase, gate.reason, gate.message, { risk });
-      case 'pending':
-        await writeStatus(
-          step,
-          { risk, phase: 'AwaitingApproval', approvalRef: { name: gate.approvalName } },
-          [{ type: 'Approved', status: 'Unknown', reason: 'AwaitingApproval', message: gate.message }],
-        );
-        return gate.requeueAfterMs !== undefined ? { requeueAfterMs: gate.requeueAfterMs } : done;
-    }
+    if (canonicalJson(risk) !== canonicalJson(task.status?.risk ?? null)) deps.audit.riskRated(task, risk);
+    const pod = child(deps.pods, task, podKey(task), podFacts);
+    const policy = child(deps.policies, task, policyKey(task), policyFacts(task));
+    const name = task.spec.runtimeClassName;
+    const runtimeClass = runtimeClassVerdict(name, deps.runtimeClasses.get(name), deps.config.sandboxHandlers);
+    const audit = auditHealth();
+    const gate =
+      needsGate(task, risk, pod) && audit.ok && pod.kind === 'absent' && !task.status?.podName
+        ? await deps.approvals.check(task, risk, digest, step.signal)
+        : undefined;
+    return { task, now: now(), digest, risk, pod, policy, runtimeClass, gate, audit, timing };
   }
 
-  return async (key, ctx) => {
+  async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const cached = deps.tasks.get(key);
+    const teardown = await releaseTornDownPolicy(key, ctx.logger, ctx.signal);
     if (!cached || cached.metadata.deletionTimestamp) {
       written.delete(key);
-      return await releasePolicy(key, ctx.logger);
+      return teardown;
     }
-    const step: Step = { task: freshest(key, cached), logger: ctx.logger };
-    if (TERMINAL_PHASES.includes(step.task.status?.phase as TaskPhase)) return await afterFinished(step);
-    const { child: pod, foreign } = owned(deps.pods, step.task, podName(step.task));
-    if (foreign) return { requeueAfterMs: 1000 };
-    if (pod) return await trackPod(step, pod);
-    return await whenPodMissing(step);
+    const step: Step = { task: freshest(key, cached), logger: ctx.logger, signal: ctx.signal };
+    const obs = await observe(step);
+    const result = await perform(step, decideTask(obs), obs);
+    const after = earliest(result.requeueAfterMs, teardown.requeueAfterMs);
+    return after !== undefined ? { requeueAfterMs: after } : done;
+  }
+
+  /** After too many failed attempts the task ends Failed with the last error, instead of retrying for ever. */
+  async function giveUp(key: string, error: unknown, ctx: ReconcileContext): Promise<void> {
+    const cached = deps.tasks.get(key);
+    if (!cached || isTerminal(cached)) return;
+    const step: Step = { task: freshest(key, cached), logger: ctx.logger, signal: ctx.signal };
+    await finish(step, {
+      phase: 'Failed',
+      reason: 'ReconcileGaveUp',
+      message: `the operator could not make progress after repeated attempts; last error: ${errorMessage(error)}`,
+    });
+  }
+
+  /** Reconcile errors show on the object as Warning Events (the first, then every power of two). */
+  async function reportError(key: string, error: unknown, attempt: number, ctx: ReconcileContext): Promise<void> {
+    if (isConflict(error) || (attempt & (attempt - 1)) !== 0) return;
+    const cached = deps.tasks.get(key);
+    if (!cached) return;
+    await event(
+      { task: cached, logger: ctx.logger, signal: ctx.signal },
+      { type: 'Warning', reason: 'ReconcileError', message: `attempt ${attempt}: ${errorMessage(error)}` },
+    );
+  }
+
+  return Object.assign(reconcile, { giveUp, reportError });
+}
+
+export function outputFlagged(flags: readonly string[]): ConditionInput {
+  const reasons = flags.map((f) => (f === 'canary-leak' ? 'CanaryLeak' : 'SecretRedacted'));
+  return {
+    type: CONDITION.OutputFlagged,
+    status: 'True',
+    reason: reasons[0] ?? 'SecretRedacted',
+    message: `the result was flagged and redacted: ${flags.join(', ')}`,
   };
 }
+

@@ -1,45 +1,45 @@
 /**
- * The approval gate a critical task passes before any pod exists. An Approval
- * is bound to the sha256 of the task's canonical spec: an edit creates a new
- * Approval and supersedes the old one. No decision by `expiresAt` is a denial.
- * A decision counts only if the operator observes it before it expires.
+ * The approval gate a critical task passes before any pod exists: performs
+ * what approval-decisions.ts decides (create, supersede, settle), with
+ * optimistic concurrency on every status write, and audits each fact once.
  */
-
-import type { ApprovalSpec } from '../api/approval.ts';
 import type { Risk } from '../api/common.ts';
 import { API_VERSION, APPROVAL } from '../api/meta.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
 import type { ClusterClient } from '../k8s/client.ts';
 import { isAlreadyExists } from '../k8s/errors.ts';
-import { specDigest } from '../policy/digest.ts';
 import type { Informer } from '../runtime/informer.ts';
-import { childLabels, controllerReference, controllerUid } from '../sandbox/names.ts';
+import { childLabels, controllerReference } from '../sandbox/names.ts';
+import {
+  type ApprovalDecision,
+  type Approvers,
+  bindsTo,
+  decideApproval,
+  type RecordedRequest,
+  type Verdict,
+} from './approval-decisions.ts';
+import { Expectations } from './expectations.ts';
 import type { TaskAudit } from './task-audit.ts';
 
-export type GateResult =
-  | { verdict: 'approved'; message: string }
-  | { verdict: 'pending'; approvalName: string; message: string; requeueAfterMs?: number }
-  | { verdict: 'denied'; phase: 'Denied' | 'Expired'; reason: string; message: string };
+export type GateResult = Verdict;
 
 export interface ApprovalGate {
-  check(step: { task: AgentTask }, risk: Risk): Promise<GateResult>;
+  check(task: AgentTask, risk: Risk, digest: string, signal?: AbortSignal): Promise<GateResult>;
 }
 
 export interface ApprovalGateDeps {
   client: ClusterClient;
-  approvals: Informer<Approval>;
+  approvals: Pick<Informer<Approval>, 'list' | 'get'>;
   audit: TaskAudit;
   ttlSeconds: number;
   approvers: { users: string[]; groups: string[] };
   now: () => Date;
+  /** Makes the audit records so far durable; no approval is requested or settled unless it resolves. */
+  barrier?: () => Promise<void>;
 }
 
-/** Deterministic per (task, digest), so a restart never requests twice. */
-export const approvalName = (task: AgentTask, digest: string) =>
-  `${task.metadata.name}-${digest.slice(7, 17)}`;
-
 /** spec.approvers as the operator writes it: absent when nobody is configured. */
-function approversSpec(approvers: ApprovalGateDeps['approvers']): ApprovalSpec['approvers'] {
+export function approversSpec(approvers: ApprovalGateDeps['approvers']): Approvers {
   if (approvers.users.length === 0 && approvers.groups.length === 0) return undefined;
   return {
     ...(approvers.users.length > 0 ? { users: approvers.users } : {}),
@@ -47,49 +47,29 @@ function approversSpec(approvers: ApprovalGateDeps['approvers']): ApprovalSpec['
   };
 }
 
-/**
- * Only an Approval the operator made for exactly this task, digest and
- * approver list counts: one created by anybody else is ignored.
- */
-function isOwnApproval(
-  approval: Approval,
-  task: AgentTask,
-  digest: string,
-  approvers: ApprovalSpec['approvers'],
-): boolean {
-  return (
-    controllerUid(approval) === task.metadata.uid &&
-    approval.spec.taskRef.uid === task.metadata.uid &&
-    approval.spec.taskDigest === digest &&
-    JSON.stringify(approval.spec.approvers ?? null) === JSON.stringify(approvers ?? null)
-  );
-}
+const recordedRequest = (task: AgentTask): RecordedRequest | undefined => task.status?.approvalRef;
 
 export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
-  const requested = new Set<string>();
   const approvers = approversSpec(deps.approvers);
+  /** Approvals created but not yet in the cache (bounded: entries expire). */
+  const created = new Expectations<Approval>(60_000);
 
   function approvalsOf(task: AgentTask): Approval[] {
-    return deps.approvals
+    const fromCache = deps.approvals
       .list()
       .filter(
         (a) => a.metadata.namespace === task.metadata.namespace && a.spec.taskRef.uid === task.metadata.uid,
       );
+    const seen = new Set(fromCache.map((a) => a.metadata.name));
+    for (const approval of fromCache) created.observed(`${approval.metadata.namespace}/${approval.metadata.name}`);
+    const pendingCreates = created
+      .values()
+      .filter((a) => a.metadata.namespace === task.metadata.namespace && a.spec.taskRef.uid === task.metadata.uid)
+      .filter((a) => !seen.has(a.metadata.name));
+    return [...fromCache, ...pendingCreates];
   }
 
-  async function supersedeOthers(task: AgentTask, digest: string): Promise<void> {
-    for (const old of approvalsOf(task)) {
-      if (old.spec.taskDigest === digest || old.status?.state === 'Superseded') continue;
-      await deps.client.patchApprovalStatus(old, {
-        ...old.status,
-        state: 'Superseded',
-        reason: `the task spec changed to ${digest}; this approval no longer applies`,
-      });
-    }
-  }
-
-  async function request(task: AgentTask, risk: Risk, digest: string, name: string): Promise<GateResult> {
-    const expiresAt = new Date(deps.now().getTime() + deps.ttlSeconds * 1000).toISOString();
+  async function request(task: AgentTask, risk: Risk, digest: string, name: string, expiresAt: string, signal?: AbortSignal) {
     const body: Approval = {
       apiVersion: API_VERSION,
       kind: APPROVAL.kind,
@@ -107,85 +87,69 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
         ...(approvers ? { approvers } : {}),
       },
     };
+    let approval: Approval;
     try {
-      const created = await deps.client.createApproval(task.metadata.namespace!, body);
-      await deps.client.patchApprovalStatus(created, { state: 'Pending' });
-      deps.audit.approvalRequested(task, created);
+      approval = await deps.client.createApproval(task.metadata.namespace!, body, signal);
+      deps.audit.approvalRequested(task, approval);
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
+      approval = await deps.client.readApproval(task.metadata.namespace!, name, signal);
     }
-    requested.add(`${task.metadata.namespace}/${name}`);
+    created.expect(`${approval.metadata.namespace}/${approval.metadata.name}`, approval);
+    return approval;
+  }
+
+  async function perform(task: AgentTask, risk: Risk, digest: string, decision: ApprovalDecision, signal?: AbortSignal) {
+    if (decision.next === 'request' || decision.next === 'settle') await deps.barrier?.();
+    for (const { approval, status } of decision.supersede) {
+      await deps.client.patchApprovalStatus(approval, status, signal);
+    }
+    switch (decision.next) {
+      case 'request': {
+        const approval = await request(task, risk, digest, decision.name, decision.expiresAt, signal);
+        if (!bindsTo(approval, task, digest, approvers)) {
+          throw new Error(
+            `Approval ${decision.name} exists but was not created by the operator for this task spec; delete it`,
+          );
+        }
+        const next = decideApproval(observation(task, digest, [approval]));
+        if (next.next === 'request') throw new Error(`Approval ${decision.name} could not be requested`);
+        return await perform(task, risk, digest, { ...next, supersede: [] }, signal);
+      }
+      case 'settle': {
+        const settled = await deps.client.patchApprovalStatus(decision.settle.approval, decision.settle.status, signal);
+        const state = decision.settle.status.state;
+        if (state === 'Approved' || state === 'Denied' || state === 'Expired') {
+          deps.audit.approvalDecided(task, settled, state);
+        }
+        return decision.verdict;
+      }
+      case 'markPending': {
+        const marked = await deps.client.patchApprovalStatus(decision.approval, { state: 'Pending' }, signal);
+        created.expect(`${marked.metadata.namespace}/${marked.metadata.name}`, marked);
+        return decision.verdict;
+      }
+      case 'none':
+        return decision.verdict;
+    }
+  }
+
+  function observation(task: AgentTask, digest: string, approvals: readonly Approval[]) {
     return {
-      verdict: 'pending',
-      approvalName: name,
-      message: `waiting for a human decision on Approval ${name} until ${expiresAt}`,
-      requeueAfterMs: deps.ttlSeconds * 1000,
+      task,
+      digest,
+      approvers,
+      approvals,
+      recorded: recordedRequest(task),
+      ttlSeconds: deps.ttlSeconds,
+      now: deps.now(),
     };
   }
 
-  async function settle(task: AgentTask, approval: Approval): Promise<Approval['status']> {
-    const state = approval.status?.state;
-    if (state && state !== 'Pending') return approval.status;
-    const decision = approval.spec.decision;
-    const now = deps.now();
-    const expired = now.getTime() >= Date.parse(approval.spec.expiresAt);
-    if (!decision && !expired) return approval.status;
-    const status = expired
-      ? { state: 'Expired' as const, reason: 'no decision before expiresAt: counts as a denial' }
-      : {
-          state: decision!.verdict,
-          decidedBy: decision!.decidedBy,
-          decidedAt: now.toISOString(),
-          ...(decision!.reason ? { reason: decision!.reason } : {}),
-        };
-    await deps.client.patchApprovalStatus(approval, status);
-    deps.audit.approvalDecided(task, { ...approval, status }, status.state);
-    return status;
-  }
-
   return {
-    async check({ task }, risk) {
-      const digest = specDigest(task.spec);
-      const name = approvalName(task, digest);
-      await supersedeOthers(task, digest);
-      const approval = deps.approvals.get(`${task.metadata.namespace}/${name}`);
-      if (!approval || !isOwnApproval(approval, task, digest, approvers)) {
-        if (requested.has(`${task.metadata.namespace}/${name}`)) {
-          return { verdict: 'pending', approvalName: name, message: `waiting for Approval ${name}` };
-        }
-        return await request(task, risk, digest, name);
-      }
-      const status = await settle(task, approval);
-      switch (status?.state) {
-        case 'Approved':
-          return {
-            verdict: 'approved',
-            message: `approved by ${status.decidedBy} (${approval.metadata.name})`,
-          };
-        case 'Denied':
-          return {
-            verdict: 'denied',
-            phase: 'Denied',
-            reason: 'ApprovalDenied',
-            message: `denied by ${status.decidedBy}${status.reason ? `: ${status.reason}` : ''}`,
-          };
-        case 'Expired':
-          return {
-            verdict: 'denied',
-            phase: 'Expired',
-            reason: 'ApprovalExpired',
-            message: `Approval ${name} expired without a decision`,
-          };
-        default: {
-          const left = Date.parse(approval.spec.expiresAt) - deps.now().getTime();
-          return {
-            verdict: 'pending',
-            approvalName: name,
-            message: `waiting for a human decision on Approval ${name} until ${approval.spec.expiresAt}`,
-            requeueAfterMs: Math.max(0, left),
-          };
-        }
-      }
+    async check(task, risk, digest, signal) {
+      const decision = decideApproval(observation(task, digest, approvalsOf(task)));
+      return await perform(task, risk, digest, decision, signal);
     },
   };
 }

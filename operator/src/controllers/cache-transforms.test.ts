@@ -13,10 +13,11 @@ const task = {
 };
 
 test('a cached pod keeps what the controller reads and drops the prompt copy and the program', () => {
-  const pod = buildPod(task, { runnerImage: 'i', runnerUid: 1000, ollamaUrl: 'http://o' });
+  const pod = buildPod(task, { runnerImage: 'i', runnerUid: 1000, gatewayUrl: 'http://g' }, 'x'.repeat(900));
   pod.status = { phase: 'Failed', reason: 'DeadlineExceeded' };
   const slim = slimPod(structuredClone(pod)) as typeof pod;
   assert.equal(slim.metadata?.annotations?.['closedpaw.dev/task-spec'], undefined);
+  assert.equal(slim.metadata?.annotations?.['closedpaw.dev/gateway-token'], undefined);
   assert.equal(
     slim.metadata?.annotations?.[ANNOTATION_SPEC_DIGEST],
     pod.metadata?.annotations?.[ANNOTATION_SPEC_DIGEST],
@@ -27,12 +28,13 @@ test('a cached pod keeps what the controller reads and drops the prompt copy and
   assert.ok(JSON.stringify(slim).length < JSON.stringify(pod).length / 10);
 });
 
-test('a cached policy is its metadata', () => {
+test('a cached policy is its metadata and its small spec (to detect edits)', () => {
   const policy = buildNetworkPolicy(task, {
-    ollama: { port: 1, namespace: 'o', podSelector: {} },
+    gateway: { egress: { port: 1, namespace: 'o', podSelector: {} } },
     allowDns: false,
   });
-  const slim = slimNetworkPolicy(structuredClone(policy)) as typeof policy;
+  const slim = slimNetworkPolicy(structuredClone({ ...policy, status: {} })) as typeof policy;
   assert.deepEqual(slim.metadata, policy.metadata);
-  assert.equal(slim.spec, undefined);
+  assert.deepEqual(slim.spec, policy.spec);
+  assert.equal((slim as { status?: unknown }).status, undefined);
 });

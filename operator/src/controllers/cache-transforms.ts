@@ -6,12 +6,16 @@
  */
 import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
 import type { KubeObject } from '../runtime/informer.ts';
-import { ANNOTATION_TASK_SPEC } from '../sandbox/names.ts';
+import { ANNOTATION_GATEWAY_TOKEN, ANNOTATION_TASK_SPEC } from '../sandbox/names.ts';
 
-/** Pod: metadata without the task-spec annotation, the container names, and the status. */
+/** Pod: metadata without the task-spec and token annotations, the container names, and the status. */
 export function slimPod(obj: KubeObject): KubeObject {
   const pod = obj as V1Pod;
-  const { [ANNOTATION_TASK_SPEC]: _spec, ...annotations } = pod.metadata?.annotations ?? {};
+  const {
+    [ANNOTATION_TASK_SPEC]: _spec,
+    [ANNOTATION_GATEWAY_TOKEN]: _token,
+    ...annotations
+  } = pod.metadata?.annotations ?? {};
   return {
     apiVersion: pod.apiVersion,
     kind: pod.kind,
@@ -24,8 +28,8 @@ export function slimPod(obj: KubeObject): KubeObject {
   } as KubeObject;
 }
 
-/** NetworkPolicy: the controller only needs to know it exists, who owns it, and its finalizers. */
+/** NetworkPolicy: who owns it, its finalizers, and its (small) spec, to put it back if someone edits it. */
 export function slimNetworkPolicy(obj: KubeObject): KubeObject {
   const policy = obj as V1NetworkPolicy;
-  return { apiVersion: policy.apiVersion, kind: policy.kind, metadata: policy.metadata } as KubeObject;
+  return { apiVersion: policy.apiVersion, kind: policy.kind, metadata: policy.metadata, spec: policy.spec } as KubeObject;
 }

@@ -3,7 +3,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { RESULT_SUMMARY_MAX_CHARS } from '../api/agenttask.ts';
 import { parseResultFrame } from '../api/result-frame.ts';
 import type { ClusterClient } from '../k8s/client.ts';
-import { errorMessage } from '../k8s/errors.ts';
+import { errorMessage, isTransient } from '../k8s/errors.ts';
 
 export interface TaskResult {
   summary: string;
@@ -11,7 +11,9 @@ export interface TaskResult {
   bytes: number;
 }
 
-export type ReadResult = { ok: true; result: TaskResult } | { ok: false; reason: string; message: string };
+export type ReadResult =
+  | { ok: true; result: TaskResult; flags: string[] }
+  | { ok: false; reason: string; message: string; transient?: boolean };
 
 /** Base64 grows data by 4/3; the frame adds two short lines. */
 const logBytesFor = (resultMaxBytes: number) => Math.ceil((resultMaxBytes * 4) / 3) + 4096;
@@ -21,16 +23,19 @@ export async function readResult(
   pod: V1Pod,
   container: string,
   resultMaxBytes: number,
+  signal?: AbortSignal,
 ): Promise<ReadResult> {
   const limit = logBytesFor(resultMaxBytes);
   let log: string;
   try {
-    log = await client.readPodLog(pod.metadata!.namespace!, pod.metadata!.name!, container, limit);
+    log = await client.readPodLog(pod.metadata!.namespace!, pod.metadata!.name!, container, limit, signal);
   } catch (error) {
+    if (signal?.aborted) throw error;
     return {
       ok: false,
       reason: 'ResultUnreadable',
       message: `could not read the pod log: ${errorMessage(error)}`,
+      transient: isTransient(error),
     };
   }
   const parsed = parseResultFrame(log);
@@ -51,6 +56,7 @@ export async function readResult(
       sha256: parsed.sha256,
       bytes: parsed.bytes,
     },
+    flags: parsed.flags,
   };
 }
 

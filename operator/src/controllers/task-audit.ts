@@ -2,6 +2,7 @@
 import type { TaskPhase } from '../api/agenttask.ts';
 import type { Risk } from '../api/common.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
+import { canonicalJson } from '../policy/digest.ts';
 
 export interface TaskAudit {
   admitted(task: AgentTask): void;
@@ -23,3 +24,41 @@ export const NO_AUDIT: TaskAudit = {
   finished() {},
   deleted() {},
 };
+
+/**
+ * Records each fact once per task, however often a reconcile that sees it is
+ * retried: keyed by task uid + fact (+ the detail that makes it a new fact,
+ * e.g. a changed risk). Bounded: the oldest facts are forgotten first, and a
+ * deleted task's facts go with it.
+ */
+export function auditOnce(audit: TaskAudit, capacity = 50_000): TaskAudit & { size(): number } {
+  const seen = new Map<string, true>();
+  const first = (task: { metadata: { uid?: string } } | { uid: string }, fact: string): boolean => {
+    const uid = 'metadata' in task ? task.metadata.uid : task.uid;
+    const key = `${uid ?? ''}|${fact}`;
+    if (seen.has(key)) return false;
+    seen.set(key, true);
+    if (seen.size > capacity) seen.delete(seen.keys().next().value as string);
+    return true;
+  };
+  const forget = (uid: string) => {
+    for (const key of seen.keys()) if (key.startsWith(`${uid}|`)) seen.delete(key);
+  };
+  return {
+    admitted: (task) => first(task, 'admitted') && audit.admitted(task),
+    riskRated: (task, risk) => first(task, `risk:${canonicalJson(risk)}`) && audit.riskRated(task, risk),
+    approvalRequested: (task, approval) =>
+      first(task, `approval.requested:${approval.metadata.name}`) && audit.approvalRequested(task, approval),
+    approvalDecided: (task, approval, state) =>
+      first(task, `approval.decided:${approval.metadata.name}`) && audit.approvalDecided(task, approval, state),
+    podCreated: (task, podName) => first(task, `pod:${podName}`) && audit.podCreated(task, podName),
+    finished: (task, phase, reason, sha) => first(task, 'finished') && audit.finished(task, phase, reason, sha),
+    deleted: (ref) => {
+      if (seen.has(`${ref.uid}|deleted`)) return;
+      forget(ref.uid);
+      first(ref, 'deleted');
+      audit.deleted(ref);
+    },
+    size: () => seen.size,
+  };
+}

@@ -50,3 +50,9 @@ export function errorMessage(error: unknown): string {
   if (typeof body === 'string' && body) return body;
   return message ?? String(error);
 }
+
+/** Worth retrying as is: a 5xx, throttling, a timeout or a broken connection (no HTTP status at all). */
+export function isTransient(error: unknown): boolean {
+  const code = statusCode(error);
+  return code === undefined || code === 0 || code >= 500 || code === 429 || code === 408;
+}

@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import type { KubeConnection } from '../runtime/rest.ts';
+import type { KubeConnection } from './rest.ts';
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Re-read token files this often: projected service-account tokens are rotated by the kubelet. */

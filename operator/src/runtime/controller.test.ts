@@ -3,7 +3,14 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { Controller, type ReconcileResult, type Reconciler, TerminalError } from './controller.ts';
+import {
+  Controller,
+  type ReconcileContext,
+  type ReconcileResult,
+  type Reconciler,
+  ReportedError,
+  TerminalError,
+} from './controller.ts';
 import { createRuntimeMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 
@@ -17,7 +24,10 @@ interface LogLine {
   reason?: string;
 }
 
-function setup(reconcile: Reconciler, opts: { workers?: number } = {}) {
+function setup(
+  reconcile: Reconciler,
+  opts: { workers?: number; maxAttempts?: number; hooks?: ConstructorParameters<typeof Controller>[0]['hooks'] } = {},
+) {
   const registry = new Registry();
   const metrics = createRuntimeMetrics(registry);
   const logs: LogLine[] = [];
@@ -92,7 +102,7 @@ describe('Controller', () => {
     assert.equal(await total('requeue_after'), 0);
     assert.equal(await value('controller_runtime_active_workers', { controller: 'test' }), 0);
     const time = await value('controller_runtime_reconcile_time_seconds', { controller: 'test' });
-    assert.ok(time >= 0);
+    assert.ok(time > 0, 'the reconcile took a measurable time');
     assert.equal(queue.numRequeues('ns1/obj'), 0);
     assert.equal(logs.filter((l) => l.level >= 50).length, 0, 'no error logs');
   });
@@ -233,5 +243,70 @@ describe('Controller', () => {
     assert.equal(await queue.get(), 'ns/owner-of-p1');
     assert.equal(await queue.get(), 'ns/owner-of-p2');
     queue.shutDown();
+  });
+
+  test('after maxAttempts failures in a row, giveUp is called once and the key is not retried', async () => {
+    const attempts: number[] = [];
+    const gaveUp: Array<[string, string]> = [];
+    const reconcile: Reconciler = async (_key, ctx) => {
+      attempts.push(ctx.attempt);
+      throw new Error(`boom ${ctx.attempt}`);
+    };
+    let done: () => void;
+    const finished = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const { controller, queue } = setup(reconcile, {
+      maxAttempts: 4,
+      hooks: {
+        giveUp: async (key, error) => {
+          gaveUp.push([key, (error as Error).message]);
+          done();
+        },
+      },
+    });
+    await controller.start();
+    controller.enqueue('ns/t');
+    await finished;
+    await settled(queue);
+    await controller.stop();
+    assert.deepEqual(attempts, [1, 2, 3, 4]);
+    assert.deepEqual(gaveUp, [['ns/t', 'boom 4']]);
+    assert.equal(queue.numRequeues('ns/t'), 0, 'forgotten');
+  });
+
+  test('errors are reported (to post an Event) unless already reported on the object', async () => {
+    const script = scripted([new Error('api down'), new ReportedError('quota exceeded'), {}]);
+    const reported: string[] = [];
+    const { controller, queue } = setup(script.reconcile, {
+      hooks: { reportError: async (_key, error, attempt) => void reported.push(`${attempt}:${(error as Error).message}`) },
+    });
+    await controller.start();
+    controller.enqueue('ns/t');
+    await script.finished;
+    await settled(queue);
+    await controller.stop();
+    assert.deepEqual(reported, ['1:api down']);
+  });
+
+  test('stop() aborts the signal of an in-flight reconcile', async () => {
+    let seen: ReconcileContext | undefined;
+    let started: () => void;
+    const inFlight = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const reconcile: Reconciler = async (_key, ctx) => {
+      seen = ctx;
+      started();
+      await new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+      return {};
+    };
+    const { controller, total } = setup(reconcile);
+    await controller.start();
+    controller.enqueue('ns/t');
+    await inFlight;
+    await controller.stop();
+    assert.equal(seen?.signal.aborted, true);
+    assert.equal(await total('error'), 1, 'cancelled, counted, not retried (the queue is shut down)');
   });
 });

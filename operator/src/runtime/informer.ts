@@ -26,7 +26,7 @@ import {
   RestClient,
   readBody,
   statusError,
-} from './rest.ts';
+} from '../k8s/rest.ts';
 
 export interface KubeObject {
   apiVersion?: string;

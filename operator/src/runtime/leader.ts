@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Gauge } from 'prom-client';
 import { isConflict, isNotFound } from '../k8s/errors.ts';
-import { type KubeConnection, RestClient } from './rest.ts';
+import { type KubeConnection, RestClient } from '../k8s/rest.ts';
 
 export interface LeaderElectorOptions {
   kubeConfig: KubeConnection;
@@ -135,19 +135,22 @@ export class LeaderElector {
     if (this.stopped) return;
     this.setLeader(true);
     this.logger.info('acquired leader lease');
-    try {
-      Promise.resolve(this.opts.onStartedLeading()).catch((err: unknown) =>
-        this.logger.error({ err }, 'onStartedLeading failed'),
-      );
-    } catch (err) {
-      this.logger.error({ err }, 'onStartedLeading failed');
-    }
+    let startFailure: unknown;
+    const started = Promise.resolve()
+      .then(() => this.opts.onStartedLeading())
+      .catch((err: unknown) => {
+        startFailure = err ?? new Error('onStartedLeading failed');
+        this.logger.error({ err }, 'onStartedLeading failed: releasing the lease');
+        this.stopController.abort(new Error('onStartedLeading failed'));
+      });
+    void started;
     let lastRenew = performance.now();
-    while (!this.stopped) {
+    const going = () => !this.stopped && startFailure === undefined;
+    while (going()) {
       await this.pause(this.retryPeriodMs);
       let renewed = false;
       let held = false;
-      while (!this.stopped) {
+      while (going()) {
         const left = lastRenew + this.renewDeadlineMs - performance.now();
         if (left <= 0) break;
         const attemptStart = performance.now();
@@ -165,23 +168,25 @@ export class LeaderElector {
           Math.min(this.retryPeriodMs, Math.max(0, lastRenew + this.renewDeadlineMs - performance.now())),
         );
       }
+      if (startFailure !== undefined) {
+        await this.release();
+        this.setLeader(false);
+        this.stopped = true;
+        this.callStopped();
+        return;
+      }
       if (this.stopped) return;
       if (!renewed) {
         this.setLeader(false);
         this.lease = undefined;
         const why = held ? 'another holder took the lease' : 'no successful renewal within renewDeadline';
         this.logger.error({ why }, 'leadership lost');
-        try {
-          this.opts.onStoppedLeading();
-        } catch (err) {
-          this.logger.error({ err }, 'onStoppedLeading threw');
-        }
+        this.callStopped();
         return;
       }
     }
   }
 
-  /** One attempt: fast-path renew of our cached lease, else read → create / take over / renew. */
   /** Writes the Lease (create or update) and records what the API server answered. */
   private async writeLease(
     method: 'PUT' | 'POST',
@@ -194,6 +199,7 @@ export class LeaderElector {
     this.observe(this.lease);
   }
 
+  /** One attempt: fast-path renew of our cached lease, else read → create / take over / renew. */
   private async tryAcquireOrRenew(timeoutMs: number): Promise<Attempt> {
     const deadline = performance.now() + timeoutMs;
     const left = () => Math.max(1, deadline - performance.now());
@@ -263,6 +269,14 @@ export class LeaderElector {
         this.logger[level]({ err: (err as Error).message }, 'lease acquire/renew attempt failed');
       }
       return 'failed';
+    }
+  }
+
+  private callStopped(): void {
+    try {
+      this.opts.onStoppedLeading();
+    } catch (err) {
+      this.logger.error({ err }, 'onStoppedLeading threw');
     }
   }
 

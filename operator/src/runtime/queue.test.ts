@@ -204,7 +204,9 @@ describe('WorkQueue', () => {
     );
     const key = await q.get();
     assert.equal(await metricValue(registry, 'workqueue_depth', labels), 1);
-    assert.ok((await metricValue(registry, 'workqueue_longest_running_processor_seconds', labels)) >= 0);
+    const since = performance.now();
+    while (performance.now() - since < 3) {} // let the key be in flight for a measurable time
+    assert.ok((await metricValue(registry, 'workqueue_longest_running_processor_seconds', labels)) >= 0.002);
     q.addRateLimited(key!);
     assert.equal(await metricValue(registry, 'workqueue_retries_total', labels), 1);
     q.done(key!);
@@ -215,4 +217,15 @@ describe('WorkQueue', () => {
     assert.equal(count?.value, 1);
     q.shutDown();
   });
+});
+
+test('a delay past what timers can hold is clamped, not fired at once', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  const q = new WorkQueue('far');
+  q.addAfter('k', 9e15); // e.g. an expiresAt in year 9999
+  t.mock.timers.tick(1000);
+  assert.equal(q.len(), 0, 'not handed out early');
+  t.mock.timers.tick(2 ** 31);
+  assert.equal(q.len(), 1, 'handed out once the clamped delay passed');
+  q.shutDown();
 });

@@ -85,6 +85,9 @@ interface Delayed {
 
 type Waiter = (key: string | undefined) => void;
 
+/** The longest delay Node's timers honour (about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class WorkQueue {
   readonly name: string;
   private readonly limiter: RateLimiter;
@@ -155,8 +158,10 @@ export class WorkQueue {
     this.enqueue(key);
   }
 
-  addAfter(key: string, delayMs: number): void {
+  addAfter(key: string, requestedDelayMs: number): void {
     if (this.shuttingDown) return;
+    // setTimeout fires at once for delays past 2^31-1 ms; a far deadline is re-checked then instead.
+    const delayMs = Math.min(requestedDelayMs, MAX_TIMER_MS);
     if (!(delayMs > 0)) {
       this.add(key);
       return;

@@ -7,6 +7,8 @@ export const LABEL_TASK = `${GROUP}/task`;
 export const LABEL_TASK_UID = `${GROUP}/task-uid`;
 export const LABEL_ROLE = `${GROUP}/role`;
 export const ANNOTATION_TASK_SPEC = `${GROUP}/task-spec`;
+/** The task's gateway token (not a secret: it grants only this task's model calls, until it ends). */
+export const ANNOTATION_GATEWAY_TOKEN = `${GROUP}/gateway-token`;
 /** On the NetworkPolicy: it may go only after the pod it guards is gone. */
 export const FINALIZER = `${GROUP}/sandbox-teardown`;
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'closedpaw' } as const;
@@ -41,3 +43,19 @@ export const controllerReference = (task: AgentTask): V1OwnerReference => ({
 export const controllerUid = (obj: {
   metadata?: { ownerReferences?: Array<{ uid: string; controller?: boolean }> };
 }) => obj.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid;
+
+/**
+ * Whose a child is, from the task's point of view: its own, an earlier task's of the same name (deleted,
+ * its children still being torn down), or somebody else's entirely.
+ */
+export type Ownership = 'ours' | 'previousTask' | 'foreign';
+
+export function ownership(
+  child: { metadata?: { ownerReferences?: Array<{ uid: string; kind?: string; name?: string; controller?: boolean }> } },
+  task: AgentTask,
+): Ownership {
+  const owner = child.metadata?.ownerReferences?.find((ref) => ref.controller);
+  if (owner?.uid === task.metadata.uid) return 'ours';
+  if (owner?.kind === AGENT_TASK.kind && owner.name === task.metadata.name) return 'previousTask';
+  return 'foreign';
+}

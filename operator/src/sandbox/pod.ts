@@ -5,19 +5,20 @@
 import type { V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
 import type { AgentTask } from '../api/types.ts';
 import { canonicalSpecJson, specDigest } from '../policy/digest.ts';
-import { ANNOTATION_TASK_SPEC, childLabels, controllerReference, podName } from './names.ts';
-import { PLACEHOLDER_RUNNER } from './placeholder-runner.ts';
+import { POD_PATHS, RUNNER_ENV } from '../api/agent-protocol.ts';
+import { ANNOTATION_GATEWAY_TOKEN, ANNOTATION_TASK_SPEC, childLabels, controllerReference, podName } from './names.ts';
 
 export const ANNOTATION_SPEC_DIGEST = 'closedpaw.dev/spec-digest';
 export const AGENT_CONTAINER = 'agent';
-export const WORKSPACE_PATH = '/workspace';
-export const TASK_DIR = '/etc/closedpaw';
-export const TASK_FILE = `${TASK_DIR}/task.json`;
+export const WORKSPACE_PATH = POD_PATHS.workspace;
+export const TASK_DIR = POD_PATHS.taskDir;
+export const TASK_FILE = POD_PATHS.taskFile;
 
 export interface PodConfig {
   runnerImage: string;
   runnerUid: number;
-  ollamaUrl: string;
+  /** The model gateway as pods reach it (the only address their NetworkPolicy allows). */
+  gatewayUrl: string;
 }
 
 const containerSecurityContext = (uid: number): V1SecurityContext => ({
@@ -38,11 +39,13 @@ function agentContainer(task: AgentTask, config: PodConfig): V1Container {
     name: AGENT_CONTAINER,
     image: config.runnerImage,
     imagePullPolicy: 'IfNotPresent',
-    command: ['node', '-e', PLACEHOLDER_RUNNER],
+    command: ['node', POD_PATHS.runnerBundle],
     workingDir: WORKSPACE_PATH,
     env: [
-      { name: 'OLLAMA_HOST', value: config.ollamaUrl },
-      { name: 'CLOSEDPAW_TASK_FILE', value: TASK_FILE },
+      { name: RUNNER_ENV.taskFile, value: TASK_FILE },
+      { name: RUNNER_ENV.workspace, value: WORKSPACE_PATH },
+      { name: RUNNER_ENV.gatewayUrl, value: config.gatewayUrl },
+      { name: RUNNER_ENV.tokenFile, value: POD_PATHS.tokenFile },
       { name: 'HOME', value: WORKSPACE_PATH },
       { name: 'TMPDIR', value: WORKSPACE_PATH },
     ],
@@ -56,7 +59,8 @@ function agentContainer(task: AgentTask, config: PodConfig): V1Container {
   };
 }
 
-export function buildPod(task: AgentTask, config: PodConfig): V1Pod {
+/** `gatewayToken`: the task's capability token, projected read-only next to the task file. */
+export function buildPod(task: AgentTask, config: PodConfig, gatewayToken = ''): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -67,6 +71,7 @@ export function buildPod(task: AgentTask, config: PodConfig): V1Pod {
       annotations: {
         [ANNOTATION_TASK_SPEC]: canonicalSpecJson(task.spec),
         [ANNOTATION_SPEC_DIGEST]: specDigest(task.spec),
+        [ANNOTATION_GATEWAY_TOKEN]: gatewayToken,
       },
       ownerReferences: [controllerReference(task)],
     },
@@ -98,6 +103,10 @@ export function buildPod(task: AgentTask, config: PodConfig): V1Pod {
               {
                 path: 'task.json',
                 fieldRef: { fieldPath: `metadata.annotations['${ANNOTATION_TASK_SPEC}']` },
+              },
+              {
+                path: 'token',
+                fieldRef: { fieldPath: `metadata.annotations['${ANNOTATION_GATEWAY_TOKEN}']` },
               },
             ],
           },

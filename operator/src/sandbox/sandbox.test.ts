@@ -4,9 +4,11 @@ import { agentTaskSpecSchema } from '../api/agenttask.ts';
 import type { AgentTask } from '../api/types.ts';
 import { specDigest } from '../policy/digest.ts';
 import { FINALIZER } from './names.ts';
-import { buildNetworkPolicy } from './network-policy.ts';
+import type { V1Pod } from '@kubernetes/client-node';
+import { buildNetworkPolicy, samePolicySpec } from './network-policy.ts';
 import { ANNOTATION_SPEC_DIGEST, buildPod } from './pod.ts';
 import { podOutcome } from './pod-outcome.ts';
+import { runtimeClassVerdict } from './runtime-class.ts';
 
 const task = (spec: Record<string, unknown> = {}): AgentTask => ({
   apiVersion: 'closedpaw.dev/v1alpha1',
@@ -15,7 +17,7 @@ const task = (spec: Record<string, unknown> = {}): AgentTask => ({
   spec: agentTaskSpecSchema.parse({ prompt: 'do it', model: 'm', ...spec }),
 });
 
-const podConfig = { runnerImage: 'img', runnerUid: 65532, ollamaUrl: 'http://ollama:11434' };
+const podConfig = { runnerImage: 'img', runnerUid: 65532, gatewayUrl: 'http://10.96.0.20:11435' };
 
 describe('buildPod', () => {
   const pod = buildPod(task({ runtimeClassName: 'kata-qemu', timeoutSeconds: 42 }), podConfig);
@@ -82,27 +84,34 @@ describe('buildPod', () => {
 
   test('no secret reaches the pod environment', () => {
     const names = (container.env ?? []).map((e) => e.name);
-    assert.deepEqual(names.sort(), ['CLOSEDPAW_TASK_FILE', 'HOME', 'OLLAMA_HOST', 'TMPDIR']);
+    assert.deepEqual(names.sort(), [
+      'CLOSEDPAW_GATEWAY_URL',
+      'CLOSEDPAW_TASK_FILE',
+      'CLOSEDPAW_TOKEN_FILE',
+      'CLOSEDPAW_WORKSPACE',
+      'HOME',
+      'TMPDIR',
+    ]);
     assert.ok((container.env ?? []).every((e) => e.valueFrom === undefined));
   });
 });
 
 describe('buildNetworkPolicy', () => {
-  const ollamaPods = { port: 11434, namespace: 'ollama', podSelector: { app: 'ollama' } };
+  const gatewayPods = { port: 11435, namespace: 'closedpaw-system', podSelector: { app: 'closedpaw' } };
 
-  test('in-cluster Ollama: namespace + pod selector + port; no DNS; no ingress', () => {
-    const policy = buildNetworkPolicy(task(), { ollama: ollamaPods, allowDns: false });
+  test('egress only to the gateway pods: namespace + pod selector + port; no DNS; no ingress', () => {
+    const policy = buildNetworkPolicy(task(), { gateway: { egress: gatewayPods }, allowDns: false });
     assert.deepEqual(policy.spec?.policyTypes, ['Ingress', 'Egress']);
     assert.deepEqual(policy.spec?.ingress, []);
     assert.deepEqual(policy.spec?.egress, [
       {
         to: [
           {
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ollama' } },
-            podSelector: { matchLabels: { app: 'ollama' } },
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'closedpaw-system' } },
+            podSelector: { matchLabels: { app: 'closedpaw' } },
           },
         ],
-        ports: [{ protocol: 'TCP', port: 11434 }],
+        ports: [{ protocol: 'TCP', port: 11435 }],
       },
     ]);
     assert.deepEqual(policy.spec?.podSelector, {
@@ -111,8 +120,9 @@ describe('buildNetworkPolicy', () => {
     assert.deepEqual(policy.metadata?.finalizers, [FINALIZER]);
   });
 
-  test('a fixed Ollama address is one /32; DNS only when configured', () => {
-    const policy = buildNetworkPolicy(task(), { ollama: { ...ollamaPods, ip: '192.0.2.7' }, allowDns: true });
+  test('a fixed gateway address is one /32; DNS only when configured', () => {
+    const egress = { ...gatewayPods, ip: '192.0.2.7' };
+    const policy = buildNetworkPolicy(task(), { gateway: { egress }, allowDns: true });
     assert.deepEqual(policy.spec?.egress?.[0]?.to, [{ ipBlock: { cidr: '192.0.2.7/32' } }]);
     assert.equal(policy.spec?.egress?.length, 2);
     assert.deepEqual(
@@ -123,27 +133,136 @@ describe('buildNetworkPolicy', () => {
 });
 
 describe('podOutcome', () => {
-  test('reads the phase, the deadline and the exit code', () => {
-    assert.deepEqual(podOutcome({ status: { phase: 'Running' } }), { state: 'running' });
-    assert.deepEqual(podOutcome({ status: { phase: 'Pending' } }), { state: 'running' });
-    assert.deepEqual(podOutcome({ status: { phase: 'Succeeded' } }), { state: 'succeeded' });
-    assert.equal(podOutcome({ status: { phase: 'Failed', reason: 'DeadlineExceeded' } }).state, 'timedOut');
-    const failed = podOutcome({
-      status: {
-        phase: 'Failed',
-        containerStatuses: [
-          {
-            name: 'agent',
-            image: 'i',
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            state: { terminated: { exitCode: 7, reason: 'Error' } },
-          },
-        ],
+  const agent = (state: Record<string, unknown>) => ({
+    name: 'agent',
+    image: 'i',
+    imageID: '',
+    ready: false,
+    restartCount: 0,
+    state,
+  });
+  const cases: Array<[string, V1Pod, Record<string, unknown>]> = [
+    ['running', { status: { phase: 'Running' } }, { state: 'running' }],
+    ['succeeded', { status: { phase: 'Succeeded' } }, { state: 'succeeded' }],
+    [
+      'pending, not scheduled yet',
+      { status: { phase: 'Pending' } },
+      { state: 'pending', reason: 'PodPending', stuck: false },
+    ],
+    [
+      'unschedulable is stuck, with the scheduler message',
+      {
+        status: {
+          phase: 'Pending',
+          conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes' }],
+        },
       },
+      { state: 'pending', reason: 'Unschedulable', message: '0/1 nodes', stuck: true },
+    ],
+    [
+      'an image that cannot be pulled is stuck',
+      {
+        spec: { nodeName: 'n', containers: [] },
+        status: {
+          phase: 'Pending',
+          containerStatuses: [agent({ waiting: { reason: 'ImagePullBackOff', message: 'back-off pulling' } })],
+        },
+      },
+      { state: 'pending', reason: 'ImagePullBackOff', message: 'back-off pulling', stuck: true },
+    ],
+    [
+      'a container being created is pending, not stuck',
+      {
+        status: { phase: 'Pending', containerStatuses: [agent({ waiting: { reason: 'ContainerCreating' } })] },
+      },
+      { state: 'pending', reason: 'ContainerCreating', stuck: false },
+    ],
+    [
+      'a waiting reason that is not a valid condition reason is not passed through',
+      { status: { phase: 'Pending', containerStatuses: [agent({ waiting: { reason: 'bad reason!' } })] } },
+      { state: 'pending', reason: 'PodPending' },
+    ],
+    ['deadline', { status: { phase: 'Failed', reason: 'DeadlineExceeded' } }, { state: 'timedOut' }],
+    [
+      'the runner report on the termination log names the reason',
+      {
+        status: {
+          phase: 'Failed',
+          containerStatuses: [
+            agent({
+              terminated: {
+                exitCode: 1,
+                message: JSON.stringify({ reason: 'BudgetExceeded', message: 'tokens 100123 > 100000' }),
+              },
+            }),
+          ],
+        },
+      },
+      { state: 'failed', reason: 'BudgetExceeded', message: 'tokens 100123 > 100000' },
+    ],
+    [
+      'a report with an unknown reason is not trusted',
+      {
+        status: {
+          phase: 'Failed',
+          containerStatuses: [
+            agent({ terminated: { exitCode: 1, message: JSON.stringify({ reason: 'Approved', message: 'x' }) } }),
+          ],
+        },
+      },
+      { state: 'failed', reason: 'AgentFailed' },
+    ],
+  ];
+  for (const [name, pod, expected] of cases) {
+    test(name, () => {
+      const outcome = podOutcome(pod) as Record<string, unknown>;
+      for (const [key, value] of Object.entries(expected)) assert.equal(outcome[key], value, key);
+    });
+  }
+
+  test('without a report, the exit code and message are kept', () => {
+    const failed = podOutcome({
+      status: { phase: 'Failed', containerStatuses: [agent({ terminated: { exitCode: 7, reason: 'Error' } })] },
     });
     assert.equal(failed.state, 'failed');
     assert.match(failed.state === 'failed' ? failed.message : '', /exit code 7 \(Error\)/);
+  });
+});
+
+describe('runtimeClassVerdict', () => {
+  const cases: Array<[string, { handler?: string } | undefined, string | true]> = [
+    ['missing', undefined, 'RuntimeClassNotFound'],
+    ['gvisor → runsc', { handler: 'runsc' }, true],
+    ['kata-qemu → kata-qemu', { handler: 'kata-qemu' }, true],
+    ['kata → kata', { handler: 'kata' }, true],
+    ['gvisor → runc is refused', { handler: 'runc' }, 'RuntimeClassNotSandboxed'],
+    ['an empty handler is refused', { handler: '' }, 'RuntimeClassNotSandboxed'],
+    ['a name that merely contains runsc is refused', { handler: 'not-runsc' }, 'RuntimeClassNotSandboxed'],
+    ['runsc-debug is not runsc', { handler: 'runsc-debug' }, 'RuntimeClassNotSandboxed'],
+  ];
+  for (const [name, rc, expected] of cases) {
+    test(name, () => {
+      const verdict = runtimeClassVerdict('gvisor', rc);
+      assert.equal(verdict.ok ? true : verdict.reason, expected);
+    });
+  }
+  test('the allowed handlers are configurable', () => {
+    assert.equal(runtimeClassVerdict('gvisor', { handler: 'runsc' }, ['kata*']).ok, false);
+  });
+});
+
+describe('samePolicySpec', () => {
+  test('a stored spec without the empty ingress list equals the built one; an added rule does not', () => {
+    const built = buildNetworkPolicy(task(), {
+      gateway: { egress: { port: 1, namespace: 'n', podSelector: { a: 'b' } } },
+      allowDns: false,
+    }).spec!;
+    const { ingress: _dropped, ...stored } = structuredClone(built);
+    assert.ok(samePolicySpec(stored, built));
+    const widened = structuredClone(built);
+    widened.egress!.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }] });
+    assert.equal(samePolicySpec(widened, built), false);
+    const opened = { ...structuredClone(built), ingress: [{}] };
+    assert.equal(samePolicySpec(opened, built), false);
   });
 });

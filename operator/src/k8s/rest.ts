@@ -48,6 +48,9 @@ export class KubeApiError extends Error {
   }
 }
 
+/** No API call may hang a reconcile: every non-watch request ends after this long unless told otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export interface RestRequestOptions {
@@ -57,10 +60,13 @@ export interface RestRequestOptions {
   /** Defaults to application/json when a body is given. */
   contentType?: string;
   signal?: AbortSignal;
-  /** Aborts the whole request (including reading the body) after this long. */
+  /**
+   * Aborts the whole request (including reading the body) after this long.
+   * `request`/`requestText` default to DEFAULT_REQUEST_TIMEOUT_MS; `open` (watches) has none.
+   */
   timeoutMs?: number;
   /** Extra request headers (e.g. Impersonate-User). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[]>;
 }
 
 function buildUrl(server: string, path: string, query?: Query): URL {
@@ -122,7 +128,7 @@ export class RestClient {
     const url = buildUrl(cluster.server, path, opts.query);
     const httpsOpts: HttpsRequestOptions = { headers: {} };
     await this.kubeConfig.applyToHTTPSOptions(httpsOpts);
-    const headers: Record<string, string> = {
+    const headers: Record<string, string | string[]> = {
       ...(httpsOpts.headers as Record<string, string>),
       Accept: 'application/json',
       ...opts.headers,
@@ -151,7 +157,7 @@ export class RestClient {
 
   /** Like request(), for endpoints that answer with text (pod logs). */
   async requestText(path: string, opts: RestRequestOptions = {}): Promise<string> {
-    const signal = combineSignals(opts.signal, opts.timeoutMs);
+    const signal = combineSignals(opts.signal, opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     const res = await this.open(path, { ...opts, signal, timeoutMs: undefined });
     let text: string;
     try {

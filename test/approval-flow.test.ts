@@ -219,10 +219,9 @@ describe('no dead states', () => {
     operator = await runOperator(kc, ns, { CLOSEDPAW_APPROVER_USERS: 'alice' });
     await tasks.create('new-approvers', { tools: ['shell'] });
     const old = (await waitingOn('new-approvers')).name;
-    assert.deepEqual(
-      (await tasks.listApprovals()).find((a) => a.metadata.name === old)?.spec.approvers,
-      { users: ['alice'] },
-    );
+    assert.deepEqual((await tasks.listApprovals()).find((a) => a.metadata.name === old)?.spec.approvers, {
+      users: ['alice'],
+    });
     await operator.stop();
     operator = await runOperator(kc, ns, { CLOSEDPAW_APPROVER_USERS: 'bob' });
     const fresh = (await waitingOn('new-approvers', old)).name;

@@ -69,7 +69,10 @@ async function policiesEffective(): Promise<void> {
       approval('probe', { decision: { verdict: 'Approved', decidedBy: OPERATOR_USER } }),
     );
     const planted = await kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-'], approval('probe'));
-    if (/cannot be created with spec\.decision/.test(decided.stderr) && /only the ClosedPaw operator/.test(planted.stderr)) {
+    if (
+      /cannot be created with spec\.decision/.test(decided.stderr) &&
+      /only the ClosedPaw operator/.test(planted.stderr)
+    ) {
       return;
     }
     await sleep(100);
@@ -220,7 +223,13 @@ describe('Approvals cannot be planted or re-parented', () => {
       JSON.stringify({
         metadata: {
           ownerReferences: [
-            { apiVersion: 'closedpaw.dev/v1alpha1', kind: 'AgentTask', name: 'other', uid: '6a1f0c2e-0000-4000-8000-000000000002', controller: true },
+            {
+              apiVersion: 'closedpaw.dev/v1alpha1',
+              kind: 'AgentTask',
+              name: 'other',
+              uid: '6a1f0c2e-0000-4000-8000-000000000002',
+              controller: true,
+            },
           ],
         },
       }),

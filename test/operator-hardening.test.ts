@@ -42,7 +42,8 @@ before(async () => {
   tasks = new Tasks(kc, ns);
   await ensureRuntimeClass(kc, 'gvisor', 'runsc');
   kubelet = new TestKubelet(kc, ns);
-  kubelet.behave = (pod) => scripts.get(pod.metadata?.labels?.['closedpaw.dev/task'] ?? '') ?? { kind: 'run' };
+  kubelet.behave = (pod) =>
+    scripts.get(pod.metadata?.labels?.['closedpaw.dev/task'] ?? '') ?? { kind: 'run' };
   await kubelet.start();
   operator = await runOperator(kc, ns, {}, { audit: recordingAudit });
 });
@@ -57,7 +58,10 @@ const condition = (task: AgentTask | undefined, type: string) =>
   task?.status?.conditions?.find((c) => c.type === type);
 
 async function events(name: string): Promise<string[]> {
-  const list = await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
+  const list = await core.listNamespacedEvent({
+    namespace: ns,
+    fieldSelector: `involvedObject.name=${name}`,
+  });
   return list.items.map((e) => `${e.type}/${e.reason}: ${e.message}`);
 }
 
@@ -73,7 +77,11 @@ describe('delete and re-create under the same name', () => {
       return Boolean(pod.metadata?.deletionTimestamp);
     });
     await tasks.create('again', { tools: ['fs.read'], prompt: 'Second time.' });
-    const blocked = await tasks.waitFor('again', 'Blocked', (t) => condition(t, 'Blocked')?.status === 'True');
+    const blocked = await tasks.waitFor(
+      'again',
+      'Blocked',
+      (t) => condition(t, 'Blocked')?.status === 'True',
+    );
     assert.equal(condition(blocked, 'Blocked')?.reason, 'PreviousSandboxTerminating');
     assert.equal(blocked?.status?.phase, 'Pending');
     assert.ok((await events('again')).some((e) => e.startsWith('Warning/PreviousSandboxTerminating')));
@@ -101,10 +109,16 @@ describe('failures are visible', () => {
       return q.status?.hard?.pods === '0';
     });
     await tasks.create('quota', { tools: ['fs.read'] });
-    const refused = await tasks.waitFor('quota', 'PodRejected', (t) => condition(t, 'SandboxCreated')?.reason === 'PodRejected');
+    const refused = await tasks.waitFor(
+      'quota',
+      'PodRejected',
+      (t) => condition(t, 'SandboxCreated')?.reason === 'PodRejected',
+    );
     assert.equal(condition(refused, 'SandboxCreated')?.status, 'False');
     assert.match(condition(refused, 'SandboxCreated')?.message ?? '', /exceeded quota: no-pods/);
-    await waitUntil('a Warning Event', async () => (await events('quota')).some((e) => e.startsWith('Warning/PodRejected')));
+    await waitUntil('a Warning Event', async () =>
+      (await events('quota')).some((e) => e.startsWith('Warning/PodRejected')),
+    );
     assert.equal(await podExists(ns, 'quota-agent'), false);
     assert.equal(count(`pod.created ${refused?.metadata.uid}`), 0);
 
@@ -134,18 +148,34 @@ describe('failures are visible', () => {
 
 describe('phases say what is true', () => {
   test('a pod that cannot be scheduled shows as Pending with the reason, never Running', async () => {
-    scripts.set('nowhere', { kind: 'pending', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' });
+    scripts.set('nowhere', {
+      kind: 'pending',
+      reason: 'Unschedulable',
+      message: '0/1 nodes are available: 1 Insufficient cpu.',
+    });
     await tasks.create('nowhere', {});
-    const pending = await tasks.waitFor('nowhere', 'the pod reason', (t) => condition(t, 'SandboxReady')?.reason === 'Unschedulable');
+    const pending = await tasks.waitFor(
+      'nowhere',
+      'the pod reason',
+      (t) => condition(t, 'SandboxReady')?.reason === 'Unschedulable',
+    );
     assert.equal(pending?.status?.phase, 'Pending');
     assert.match(condition(pending, 'SandboxReady')?.message ?? '', /Insufficient cpu/);
     assert.ok((await events('nowhere')).some((e) => e.startsWith('Warning/Unschedulable')));
   });
 
   test('an image that cannot be pulled shows as Pending with ImagePullBackOff', async () => {
-    scripts.set('no-image', { kind: 'pending', reason: 'ImagePullBackOff', message: 'Back-off pulling image' });
+    scripts.set('no-image', {
+      kind: 'pending',
+      reason: 'ImagePullBackOff',
+      message: 'Back-off pulling image',
+    });
     await tasks.create('no-image', {});
-    const pending = await tasks.waitFor('no-image', 'the pod reason', (t) => condition(t, 'SandboxReady')?.reason === 'ImagePullBackOff');
+    const pending = await tasks.waitFor(
+      'no-image',
+      'the pod reason',
+      (t) => condition(t, 'SandboxReady')?.reason === 'ImagePullBackOff',
+    );
     assert.equal(pending?.status?.phase, 'Pending');
   });
 });
@@ -165,7 +195,9 @@ describe('the sandbox stays as built', () => {
     assert.equal(widened.spec?.egress?.[0]?.to?.[0]?.ipBlock?.cidr, '0.0.0.0/0');
     await waitUntil('the policy restored', async () => {
       const policy = await networking.readNamespacedNetworkPolicy({ namespace: ns, name: 'guarded-agent' });
-      return policy.spec?.egress?.length === 1 && policy.spec.egress[0]?.to?.[0]?.ipBlock?.cidr === '127.0.0.1/32';
+      return (
+        policy.spec?.egress?.length === 1 && policy.spec.egress[0]?.to?.[0]?.ipBlock?.cidr === '127.0.0.1/32'
+      );
     });
     assert.ok((await events('guarded')).some((e) => e.startsWith('Warning/NetworkPolicyRestored')));
   });

@@ -253,7 +253,10 @@ describe('the children', () => {
       (container.env ?? []).every((e) => !e.valueFrom && !/^eyJ[\w-]+\./.test(e.value ?? '')),
       'no secrets and no token in the env (the gateway token is a read-only file)',
     );
-    assert.ok(!(spec.volumes ?? []).some((v) => v.secret || v.projected), 'no secret or service-account volumes');
+    assert.ok(
+      !(spec.volumes ?? []).some((v) => v.secret || v.projected),
+      'no secret or service-account volumes',
+    );
     const taskSpec = JSON.parse(pod.metadata?.annotations?.['closedpaw.dev/task-spec'] ?? '{}');
     assert.equal(taskSpec.prompt, 'Summarize the workspace.');
   });

@@ -1,23 +1,30 @@
 /**
  * Keeps the operator fail-closed on its audit log. The guard owns the sealed
  * store's sink: it opens it (only once this process leads), reports whether
- * appends succeed, and when a write fails it closes the broken sink and
- * reopens the store with backoff. While it is unhealthy the reconciler
- * creates no pods and decides no approvals, the gateway refuses model calls,
- * and /readyz says why. `flush()` before an action makes everything appended
- * so far durable, so no pod exists whose admission was not recorded. It has
- * the AuditSink shape, so whatever writes audit events can write through it.
+ * appends succeed, and when a write fails it reopens the store with backoff,
+ * carrying the failed sink's unwritten events over. While it is unhealthy the
+ * reconciler creates no pods and decides no approvals, the gateway refuses
+ * model calls, and /readyz says why. `flush()` before an action makes what
+ * was appended so far durable, so no pod exists whose admission was not
+ * recorded. It has the AuditSink shape: whatever records events writes
+ * through it.
  */
-import type { AuditEventInput, AuditSink } from './audit/index.ts';
+import type { AuditEventInput, AuditSink, FileAuditSink } from './audit/index.ts';
+import { AuditSinkError } from './audit/index.ts';
 import type { Logger } from './logger.ts';
 
 export type AuditHealth = { ok: true } | { ok: false; message: string };
 
 export interface AuditGuardOptions {
-  /** Opens the store (a fresh sink each time: the previous one is closed first). */
-  open: () => Promise<AuditSink & { latestCheckpoint?(): { checkpoint: { seq: number } } | undefined }>;
+  /**
+   * Opens the store. `resumeFrom` is the failed sink whose unwritten events the new one takes over;
+   * `onFailure` must be passed to the sink, so a failed write turns the guard unhealthy at once.
+   */
+  open: (extra: {
+    resumeFrom?: FileAuditSink;
+    onFailure: (error: AuditSinkError) => void;
+  }) => Promise<FileAuditSink>;
   logger: Logger;
-  onFailure?: () => void;
   onCheckpoint?: (seq: number) => void;
   /** First and longest wait between reopen attempts. */
   retryMs?: { min: number; max: number };
@@ -26,7 +33,9 @@ export interface AuditGuardOptions {
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class AuditGuard implements AuditSink {
-  private sink: Awaited<ReturnType<AuditGuardOptions['open']>> | undefined;
+  private sink: FileAuditSink | undefined;
+  /** The first sink that failed: its unwritten events go to the next sink that opens. */
+  private failed: FileAuditSink | undefined;
   private problem: string | undefined = 'the audit log is not open yet';
   private reopening: Promise<void> | undefined;
   private closed = false;
@@ -48,29 +57,24 @@ export class AuditGuard implements AuditSink {
     return this.problem === undefined ? { ok: true } : { ok: false, message: this.unavailable() };
   }
 
-  private unavailable(): string {
-    return `audit log unavailable: ${this.problem ?? 'closed'}`;
-  }
-
-  /** Enqueues an event; throws (and turns unhealthy) when the store cannot take it. */
+  /** Enqueues an event; throws when the store cannot take it (and turns unhealthy if the store failed). */
   append(event: AuditEventInput): void {
-    if (!this.sink || this.problem !== undefined) throw new Error(this.unavailable());
+    const sink = this.usable();
     try {
-      this.sink.append(event);
+      sink.append(event);
     } catch (error) {
-      this.fail(error);
+      if (error instanceof AuditSinkError && error.code === 'failed') this.fail(sink, error);
       throw error;
     }
   }
 
   /** Resolves once everything appended so far is durable; rejects (and turns unhealthy) if it cannot be. */
   async flush(): Promise<void> {
-    const sink = this.sink;
-    if (!sink || this.problem !== undefined) throw new Error(this.unavailable());
+    const sink = this.usable();
     try {
       await sink.flush();
     } catch (error) {
-      this.fail(error);
+      this.fail(sink, error);
       throw error;
     }
   }
@@ -84,16 +88,29 @@ export class AuditGuard implements AuditSink {
     await sink?.close();
   }
 
+  private usable(): FileAuditSink {
+    if (!this.sink || this.problem !== undefined) throw new Error(this.unavailable());
+    return this.sink;
+  }
+
+  private unavailable(): string {
+    return `audit log unavailable: ${this.problem ?? 'closed'}`;
+  }
+
   private publishCheckpoint(): void {
-    const latest = this.sink?.latestCheckpoint?.();
+    const latest = this.sink?.latestCheckpoint();
     if (latest) this.opts.onCheckpoint?.(latest.checkpoint.seq);
   }
 
-  private fail(error: unknown): void {
-    if (this.problem !== undefined) return;
+  private fail(sink: FileAuditSink, error: unknown): void {
+    if (sink !== this.sink || this.problem !== undefined) return;
     this.problem = errorText(error);
-    this.opts.logger.error({ err: this.problem }, 'audit log failed: no pods are created until it records again');
-    this.opts.onFailure?.();
+    this.failed ??= sink;
+    this.sink = undefined;
+    this.opts.logger.error(
+      { err: this.problem },
+      'audit log failed: no pods are created until it records again',
+    );
     this.reopening ??= this.reopen().finally(() => {
       this.reopening = undefined;
     });
@@ -103,17 +120,21 @@ export class AuditGuard implements AuditSink {
     const { min, max } = this.opts.retryMs ?? { min: 500, max: 30_000 };
     let wait = min;
     while (!this.closed) {
-      const broken = this.sink;
-      this.sink = undefined;
-      await broken?.close().catch(() => undefined);
+      await this.failed?.close().catch(() => undefined); // waits for the lock to be released
+      let opened: FileAuditSink | undefined;
       try {
-        const sink = await this.opts.open();
-        await sink.flush();
-        this.sink = sink;
-        if (this.problem !== undefined) this.opts.logger.info('audit log open: recording again');
+        opened = await this.opts.open({
+          ...(this.failed ? { resumeFrom: this.failed } : {}),
+          onFailure: (error) => this.fail(opened!, error),
+        });
+        await opened.flush();
+        this.sink = opened;
+        this.failed = undefined;
+        if (this.problem !== undefined) this.opts.logger.info('audit log open: recording');
         this.problem = undefined;
         return;
       } catch (error) {
+        await opened?.close().catch(() => undefined);
         this.problem = errorText(error);
         this.opts.logger.error({ err: this.problem, retryInMs: wait }, 'cannot open the audit log; retrying');
         await new Promise((resolve) => setTimeout(resolve, wait).unref());

@@ -22,6 +22,10 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ CLOSEDPAW_UI_TOKEN: 'short' }, /CLOSEDPAW_UI_TOKEN: must be at least 32 characters/],
   [{ CLOSEDPAW_GATEWAY_POD_SELECTOR: 'app' }, /CLOSEDPAW_GATEWAY_POD_SELECTOR: expected k=v/],
   [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  [
+    { CLOSEDPAW_UI_TOKEN: 'x'.repeat(40), CLOSEDPAW_UI_TOKEN_FILE: '/t' },
+    /CLOSEDPAW_UI_TOKEN_FILE: set either CLOSEDPAW_UI_TOKEN or CLOSEDPAW_UI_TOKEN_FILE, not both/,
+  ],
 ];
 for (const [env, message] of bad) {
   test(`a bad ${Object.keys(env)[0]} stops start-up naming the variable`, () => {

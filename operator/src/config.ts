@@ -73,6 +73,8 @@ export const envSchema = z.object({
   CLOSEDPAW_UI_APPROVER: z.string().min(1).max(253).optional(),
   CLOSEDPAW_UI_APPROVER_GROUPS: nameList.optional(),
   CLOSEDPAW_UI_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  CLOSEDPAW_UI_TOKEN_FILE: z.string().min(1).optional(),
+  CLOSEDPAW_UI_STATE_DIR: z.string().min(1).optional(),
   CLOSEDPAW_AUDIT_DIR: z.string().min(1).optional(),
   CLOSEDPAW_AUDIT_KEYS_DIR: z.string().min(1).optional(),
   CLOSEDPAW_AUDIT_CHECKPOINT_DIR: z.string().min(1).optional(),
@@ -123,7 +125,17 @@ export interface OperatorConfig {
   /** Who may decide approvals; empty means anyone RBAC lets patch them. */
   approvers: { users: string[]; groups: string[] };
   /** The local approval UI; undefined when CLOSEDPAW_UI_ADDR=off. */
-  ui?: { host: string; port: number; approver?: string; approverGroups?: string[]; token?: string };
+  ui?: {
+    host: string;
+    port: number;
+    approver?: string;
+    approverGroups?: string[];
+    token?: string;
+    /** A file holding the token, re-read when it changes (rotation without restart). */
+    tokenFile?: string;
+    /** Where a generated token is kept (mode 0600, `<dir>/ui-token`). */
+    stateDir?: string;
+  };
   /** The sealed audit log: `<dir>/audit.log`, keys from a Secret-mounted dir, checkpoints published to a second dir. */
   audit?: { logPath: string; keysDir: string; checkpointDir?: string };
   logLevel: Env['LOG_LEVEL'];
@@ -206,6 +218,11 @@ function auditConfig(e: Env, dir: string): NonNullable<OperatorConfig['audit']> 
 }
 
 function uiConfig(e: Env): NonNullable<OperatorConfig['ui']> {
+  if (e.CLOSEDPAW_UI_TOKEN && e.CLOSEDPAW_UI_TOKEN_FILE) {
+    throw new ConfigError(
+      'invalid configuration:\n  CLOSEDPAW_UI_TOKEN_FILE: set either CLOSEDPAW_UI_TOKEN or CLOSEDPAW_UI_TOKEN_FILE, not both',
+    );
+  }
   const [host, port] = splitHostPort(e.CLOSEDPAW_UI_ADDR);
   return {
     host,
@@ -213,6 +230,8 @@ function uiConfig(e: Env): NonNullable<OperatorConfig['ui']> {
     ...(e.CLOSEDPAW_UI_APPROVER ? { approver: e.CLOSEDPAW_UI_APPROVER } : {}),
     ...(e.CLOSEDPAW_UI_APPROVER_GROUPS ? { approverGroups: e.CLOSEDPAW_UI_APPROVER_GROUPS } : {}),
     ...(e.CLOSEDPAW_UI_TOKEN ? { token: e.CLOSEDPAW_UI_TOKEN } : {}),
+    ...(e.CLOSEDPAW_UI_TOKEN_FILE ? { tokenFile: e.CLOSEDPAW_UI_TOKEN_FILE } : {}),
+    ...(e.CLOSEDPAW_UI_STATE_DIR ? { stateDir: e.CLOSEDPAW_UI_STATE_DIR } : {}),
   };
 }
 

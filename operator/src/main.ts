@@ -1,9 +1,9 @@
 /** `npm run operator`: runs the operator against $KUBECONFIG (or the in-cluster config). */
 import { ConfigError, loadConfig } from './config.ts';
 import { KubeconfigError, loadKubeConnection } from './k8s/kubeconfig.ts';
+import type { KubeConnection } from './k8s/rest.ts';
 import { createLogger } from './logger.ts';
 import { startOperator } from './operator.ts';
-import type { KubeConnection } from './k8s/rest.ts';
 
 function loadKubeConfig(): KubeConnection {
   const connection = loadKubeConnection();

@@ -15,7 +15,9 @@ import { createApprovalGate } from './controllers/approval-gate.ts';
 import { slimNetworkPolicy, slimPod } from './controllers/cache-transforms.ts';
 import { sealedTaskAudit } from './controllers/sealed-task-audit.ts';
 import { auditOnce, NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
+import { startGateway } from './gateway-wiring.ts';
 import { ClusterClient } from './k8s/client.ts';
+import type { KubeConnection } from './k8s/rest.ts';
 import type { Logger } from './logger.ts';
 import { createDomainMetrics, type DomainMetrics } from './metrics.ts';
 import { Controller } from './runtime/controller.ts';
@@ -23,10 +25,15 @@ import { Informer, type KubeObject } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { Manager } from './runtime/manager.ts';
 import { createRuntimeMetrics } from './runtime/metrics.ts';
-import type { KubeConnection } from './k8s/rest.ts';
 import { MANAGED_BY } from './sandbox/names.ts';
 import { createOpsServer } from './server/ops.ts';
-import { createAccessReview, generateUiToken, startUiServer, UI_DIST_DIR } from './server/ui/index.ts';
+import {
+  createAccessReview,
+  NO_ACCESS,
+  resolveTokenSource,
+  startUiServer,
+  UI_DIST_DIR,
+} from './server/ui/index.ts';
 
 export interface RunningOperator {
   registry: Registry;
@@ -34,6 +41,8 @@ export interface RunningOperator {
   httpPort: number;
   /** The approval UI, `http://127.0.0.1:PORT/#token=…`, when it runs. */
   uiUrl?: string;
+  /** The model gateway's URL as sandbox pods reach it. */
+  gatewayUrl: string;
   stop(): Promise<void>;
 }
 
@@ -64,15 +73,20 @@ export interface OperatorHooks {
 }
 
 /** The sealed audit store behind a fail-closed guard; opened only once this process leads. */
-function sealedAuditGuard(settings: NonNullable<OperatorConfig['audit']>, logger: Logger, domain: DomainMetrics) {
+function sealedAuditGuard(
+  settings: NonNullable<OperatorConfig['audit']>,
+  logger: Logger,
+  domain: DomainMetrics,
+) {
   const log = logger.child({ component: 'audit' });
   return new AuditGuard({
-    open: async () =>
+    open: async (extra) =>
       await openAuditSink({
         logPath: settings.logPath,
         keyring: await loadKeyring(settings.keysDir),
         ...(settings.checkpointDir ? { checkpointDir: settings.checkpointDir } : {}),
         logger: log,
+        ...extra,
       }),
     logger: log,
     onCheckpoint: (seq) => domain.auditCheckpointSize.set(seq),
@@ -102,10 +116,24 @@ async function startApprovalUi(
         : Promise.reject(new Error('CLOSEDPAW_UI_APPROVER is not set: the UI is read-only')),
     ...(approver ? { approver, approverGroups: groups } : {}),
     access: approver
-      ? createAccessReview({ user: approver, groups, canI: (who, attributes) => deps.client.canI(who, attributes) })
-      : { canRead: async () => false },
+      ? createAccessReview({
+          user: approver,
+          groups,
+          canI: (who, attributes) => deps.client.canI(who, attributes),
+        })
+      : NO_ACCESS,
     ttlSeconds: deps.ttlSeconds,
-    token: settings.token ?? generateUiToken(),
+    token: resolveTokenSource(
+      {
+        ...(settings.token ? { token: settings.token } : {}),
+        ...(settings.tokenFile ? { tokenFile: settings.tokenFile } : {}),
+        ...(settings.stateDir ? { stateDir: settings.stateDir } : {}),
+      },
+      (problem) =>
+        problem
+          ? deps.logger.error({ problem }, 'the UI token file is unusable: the UI refuses every request')
+          : deps.logger.info('the UI token changed: the old token no longer works'),
+    ),
     host: settings.host,
     port: settings.port,
     staticDir: UI_DIST_DIR,
@@ -200,6 +228,12 @@ export async function startOperator(
   });
 
   const { tasks, approvals, pods, policies, runtimeClasses } = createInformers(config, kubeConfig, logger);
+  const gateway = await startGateway({ config, client, tasks, guard, logger });
+  // Pods are told the gateway's URL, and their NetworkPolicy allows exactly its port.
+  const sandboxConfig: OperatorConfig = {
+    ...config,
+    gateway: { ...config.gateway, egress: { ...config.gateway.egress, port: gateway.egressPort } },
+  };
 
   const now = () => new Date();
   const reconcile = agentTaskReconciler({
@@ -208,12 +242,9 @@ export async function startOperator(
     pods,
     policies,
     runtimeClasses,
-    config,
-    pod: {
-      runnerImage: config.runnerImage,
-      runnerUid: config.runnerUid,
-      gatewayUrl: config.gateway.url ?? '',
-    },
+    config: sandboxConfig,
+    pod: { runnerImage: config.runnerImage, runnerUid: config.runnerUid, gatewayUrl: gateway.url },
+    issueToken: gateway.issueToken,
     audit,
     ...(guard ? { auditHealth: () => guard.health(), auditBarrier: () => guard.flush() } : {}),
     approvals: createApprovalGate({
@@ -307,11 +338,13 @@ export async function startOperator(
   return {
     registry,
     httpPort,
+    gatewayUrl: gateway.url,
     ...(ui ? { uiUrl: ui.url } : {}),
     async stop() {
       await ui?.close();
       await manager.stop();
       await elector?.stop();
+      await gateway.gateway?.close();
       await ops.close();
       await guard?.close();
     },

@@ -8,7 +8,7 @@
  * by the test through `behave`.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -307,7 +307,12 @@ export class TestKubelet {
             : {
                 phase: 'Pending',
                 containerStatuses: [
-                  { ...base, ready: false, started: false, state: { waiting: { reason: script.reason, message: script.message ?? script.reason } } },
+                  {
+                    ...base,
+                    ready: false,
+                    started: false,
+                    state: { waiting: { reason: script.reason, message: script.message ?? script.reason } },
+                  },
                 ],
               };
         break;
@@ -326,33 +331,68 @@ export class TestKubelet {
 }
 
 /**
+ * `runsc do` writes into a tmpfs overlay, so the termination log the runner wrote stays in the sandbox:
+ * its report is read from the same `failed` line the runner prints on stderr.
+ */
+function failureReport(stderr: string): string | undefined {
+  for (const line of stderr.trim().split('\n').reverse()) {
+    try {
+      const step = JSON.parse(line) as { event?: string; reason?: string; message?: string };
+      if (step.event === 'failed') return JSON.stringify({ reason: step.reason, message: step.message });
+    } catch {
+      // not a step line
+    }
+  }
+  return undefined;
+}
+
+/** The runner bundle as `npm run build` writes it: what the runner image holds at /opt/closedpaw/runner.js. */
+export const RUNNER_BUNDLE = join(import.meta.dirname, '../../dist/runner.js');
+
+/**
  * What a gVisor node would do with the pod: its one container's command runs
- * under `runsc --rootless` with the container's env; the task-spec annotation
- * is the file the downward-API volume would project, /workspace a temp dir.
- * Host networking lets it reach the test's Ollama stand-in on loopback
- * (NetworkPolicy enforcement needs a CNI, which this machine does not run).
+ * under `runsc --rootless` with the container's env. The downward-API files
+ * (task spec, gateway token) are written from the pod's annotations, /workspace
+ * is a temp dir, the runner bundle comes from dist/, and the termination log is
+ * read back as the kubelet would. Host networking lets it reach the test's
+ * gateway on loopback (NetworkPolicy enforcement needs a CNI: see test/node).
  */
 async function runInGvisor(pod: V1Pod): Promise<PodScript> {
   const container = pod.spec!.containers[0]!;
   const dir = await mkdtemp(join(tmpdir(), 'closedpaw-gvisor-'));
   try {
-    const taskFile = join(dir, 'task.json');
-    await writeFile(taskFile, pod.metadata?.annotations?.['closedpaw.dev/task-spec'] ?? '{}');
-    const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
-    for (const { name, value } of container.env ?? []) {
-      env[name] = value === '/workspace' ? dir : (value ?? '');
-    }
-    env.CLOSEDPAW_TASK_FILE = taskFile;
+    const workspace = join(dir, 'workspace');
+    await mkdir(workspace);
+    const annotations = pod.metadata?.annotations ?? {};
+    const files: Record<string, string> = {
+      '/etc/closedpaw/task.json': join(dir, 'task.json'),
+      '/etc/closedpaw/token': join(dir, 'token'),
+      '/opt/closedpaw/runner.js': RUNNER_BUNDLE,
+      '/workspace': workspace,
+    };
+    await writeFile(files['/etc/closedpaw/task.json']!, annotations['closedpaw.dev/task-spec'] ?? '{}');
+    await writeFile(files['/etc/closedpaw/token']!, annotations['closedpaw.dev/gateway-token'] ?? '');
+    const terminationLog = join(dir, 'termination-log');
+    const env: Record<string, string> = { PATH: '/usr/bin:/bin', CLOSEDPAW_TERMINATION_LOG: terminationLog };
+    for (const { name, value } of container.env ?? []) env[name] = files[value ?? ''] ?? value ?? '';
     const [command, ...args] = container.command ?? [];
     const binary = command === 'node' ? process.execPath : command!;
-    const run = await runCommand('runsc', ['--rootless', '--network=host', 'do', binary, ...args], {
-      env,
-      cwd: dir,
-    });
+    const run = await runCommand(
+      'runsc',
+      ['--rootless', '--network=host', 'do', binary, ...args.map((a) => files[a] ?? a)],
+      { env, cwd: workspace },
+    );
     const [code, output] = [run.code, run.stdout + run.stderr];
+    const message =
+      (await readFile(terminationLog, 'utf8').catch(() => undefined)) ?? failureReport(run.stderr);
     return code === 0
-      ? { kind: 'succeed', log: output }
-      : { kind: 'fail', exitCode: code, log: output, message: output.slice(-500) };
+      ? { kind: 'succeed', log: run.stdout }
+      : {
+          kind: 'fail',
+          exitCode: code,
+          log: output,
+          ...(message ? { message } : { message: output.slice(-500) }),
+        };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

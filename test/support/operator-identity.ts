@@ -21,7 +21,12 @@ export const UI_APPROVER_GROUPS = ['closedpaw-approvers'];
 /** The chart's service account, RBAC and approval-integrity policy, as `helm template` renders them. */
 export async function renderOperatorIdentity(): Promise<string> {
   const args = ['template', 'closedpaw', CHART, '-n', OPERATOR_NAMESPACE, '--kube-version', '1.36.3'];
-  args.push('--set', `uiApprover=${UI_APPROVER}`, '--set-json', `uiApproverGroups=${JSON.stringify(UI_APPROVER_GROUPS)}`);
+  args.push(
+    '--set',
+    `uiApprover=${UI_APPROVER}`,
+    '--set-json',
+    `uiApproverGroups=${JSON.stringify(UI_APPROVER_GROUPS)}`,
+  );
   for (const file of ['serviceaccount.yaml', 'rbac.yaml', 'approval-integrity.yaml']) {
     args.push('--show-only', `templates/${file}`);
   }

@@ -2,7 +2,8 @@
  * The approval UI end to end: Debian Chromium (headless, via playwright-core)
  * against the real API server and the running operator. A human approves,
  * denies, watches an approval expire, and sees an edit void an approval; a
- * hostile page and a DNS-rebinding name get nowhere.
+ * hostile page holding the token and a DNS-rebinding name get nowhere; wrong
+ * tokens never lock the right one out.
  */
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { runApprovalsCli } from '../../operator/src/cli/approvals.ts';
+import { effectiveExpiry } from '../../operator/src/server/ui/assess.ts';
 import { createTestNamespace, deleteNamespace, kubeConfig, kubectl } from '../support/kube.ts';
 import { TestKubelet } from '../support/kubelet.ts';
 import { ensureRuntimeClass, podExists, readApproval, Tasks } from '../support/operator.ts';
@@ -24,6 +26,7 @@ import {
   type OperatorWithUi,
   ROOT,
   startOperatorWithUi,
+  uiRequest,
 } from './support.ts';
 
 const kc = kubeConfig();
@@ -112,6 +115,26 @@ describe('session', () => {
     }
     assert.ok(requested.some((r) => r.url === `${origin}/api/events`));
   });
+
+  test('45 wrong tokens from another local process, then the right one → 200; the page keeps working', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 45; i++) {
+      codes.push((await uiRequest(port, `wrong-${i}-${'x'.repeat(40)}`, 'GET', '/api/whoami')).status);
+    }
+    assert.ok(codes.includes(401) && codes.includes(429), `expected 401s, then 429s: ${codes.join(',')}`);
+    assert.ok(
+      codes.every((c) => c === 401 || c === 429),
+      codes.join(','),
+    );
+    const right = await uiRequest(port, token, 'GET', '/api/whoami');
+    assert.equal(right.status, 200, JSON.stringify(right.body));
+    // The page shares 127.0.0.1 with the attacker; its token still works.
+    const fromPage = await page.evaluate(async () => {
+      const t = sessionStorage.getItem('closedpaw.ui.token');
+      return (await fetch('/api/approvals', { headers: { authorization: `Bearer ${t}` } })).status;
+    });
+    assert.equal(fromPage, 200);
+  });
 });
 
 describe('decisions in the browser', () => {
@@ -146,15 +169,19 @@ describe('decisions in the browser', () => {
       '512Mi',
       '1Gi',
       '600s',
+      '24 model calls',
+      'Risk recomputed from the task as it is now',
       'tool shell requested: the agent can run arbitrary commands',
       approval.spec.taskDigest,
+      `${approval.spec.taskDigest} (the same)`,
       `${ns}/${approvalName}`,
     ]) {
       assert.ok(text.includes(expected), `the detail view lacks ${JSON.stringify(expected)}`);
     }
     const countdown = detail.locator('time.countdown');
     assert.match((await countdown.textContent()) ?? '', /^\d+:\d\d$/);
-    assert.equal(await countdown.getAttribute('datetime'), approval.spec.expiresAt);
+    // The effective expiry: spec.expiresAt capped at creation + the operator's TTL (1800 s by default).
+    assert.equal(await countdown.getAttribute('datetime'), effectiveExpiry(approval, 1800)?.toISOString());
 
     await mkdir(join(ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -230,7 +257,7 @@ describe('decisions in the browser', () => {
     let out = '';
     let err = '';
     const code = await runApprovalsCli(
-      ['approve', first, '-n', ns, '--reason', 'fine as written'],
+      ['approve', first, '-n', ns, '--reason', 'fine as written', '--yes'],
       { stdout: (s) => (out += s), stderr: (s) => (err += s) },
       kc,
     );
@@ -273,6 +300,30 @@ describe('decisions in the browser', () => {
     const detail = page.getByRole('article');
     await detail.getByText('then delete /workspace/important.').waitFor();
     assert.equal(await podExists(ns, 'ui-edit-agent'), false);
+  });
+
+  test('the server takes a decision only with the digest of the task as it is now', async () => {
+    await tasks.create('ui-digest', { tools: ['shell'], prompt: 'Tidy /workspace.' });
+    const name = await awaitingApproval('ui-digest');
+    const approval = await readApproval(ns, name);
+    const url = `/api/approvals/${ns}/${name}/decision`;
+    const missing = await uiRequest(port, token, 'POST', url, { verdict: 'Approved' });
+    assert.equal(missing.status, 400);
+    assert.match((missing.body as { error: string }).error, /taskDigest is required/);
+    const stale = await uiRequest(port, token, 'POST', url, {
+      verdict: 'Approved',
+      taskDigest: `sha256:${'e'.repeat(64)}`,
+    });
+    assert.equal(stale.status, 409);
+    assert.match((stale.body as { error: string }).error, /reload the approval, review it again/);
+    assert.equal((await readApproval(ns, name)).spec.decision, undefined);
+    const ok = await uiRequest(port, token, 'POST', url, {
+      verdict: 'Denied',
+      reason: 'testing the digest',
+      taskDigest: approval.spec.taskDigest,
+    });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    await tasks.waitForPhase('ui-digest', 'Denied');
   });
 });
 
@@ -340,13 +391,9 @@ describe('hostile pages', () => {
     await p.close();
   });
 
-  test('another local page cannot decide, even holding the token', async () => {
-    await tasks.create('ui-hostile', { tools: ['shell'] });
-    const approvalName = await awaitingApproval('ui-hostile');
-    const p = await context.newPage();
-    await p.goto(`http://127.0.0.1:${evilPort}/`);
-    const target = `http://127.0.0.1:${port}/api/approvals/${ns}/${approvalName}/decision`;
-    const outcome = await p.evaluate(
+  /** The hostile page's two ways to post a decision, both carrying the valid token where a page can. */
+  const probe = (p: Page, target: string, t: string) =>
+    p.evaluate(
       async ({ target, token }) => {
         const results: string[] = [];
         const body = JSON.stringify({ verdict: 'Approved', reason: 'pwned' });
@@ -356,7 +403,7 @@ describe('hostile pages', () => {
             headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
             body,
           });
-          results.push(`cors:${r.status}`);
+          results.push(`cors:${r.status}:${((await r.json()) as { error?: string }).error ?? ''}`);
         } catch {
           results.push('cors:blocked');
         }
@@ -375,13 +422,41 @@ describe('hostile pages', () => {
         }
         return results;
       },
-      { target, token },
+      { target, token: t },
     );
-    assert.deepEqual(outcome, ['cors:blocked', 'simple:blocked']);
+
+  test('another local page cannot decide, even holding the token', async () => {
+    await tasks.create('ui-hostile', { tools: ['shell'] });
+    const approvalName = await awaitingApproval('ui-hostile');
+    const target = `http://127.0.0.1:${port}/api/approvals/${ns}/${approvalName}/decision`;
+
+    // A normal browser: CORS already stops the token-carrying request before it is sent.
+    const p = await context.newPage();
+    await p.goto(`http://127.0.0.1:${evilPort}/`);
+    assert.deepEqual(await probe(p, target, token), ['cors:blocked', 'simple:blocked']);
     await p.close();
+
+    // A browser that enforces no CORS at all: the request arrives with the valid token and the hostile
+    // page's Origin, so only the server's Origin check stands between it and a decision.
+    const lax = await launchChromium([], ['--disable-web-security']);
+    try {
+      const q = await (await lax.newContext()).newPage();
+      await q.goto(`http://127.0.0.1:${evilPort}/`);
+      const [withToken] = await probe(q, target, token);
+      assert.equal(withToken, 'cors:403:forbidden: cross-origin write');
+    } finally {
+      await lax.close();
+    }
     const approval = await readApproval(ns, approvalName);
     assert.equal(approval.spec.decision, undefined, 'a hostile page decided an approval');
     assert.equal(approval.status?.state, 'Pending');
+    // The same token from the UI's own origin is accepted: it was only the Origin that refused.
+    const own = await uiRequest(port, token, 'POST', `/api/approvals/${ns}/${approvalName}/decision`, {
+      verdict: 'Denied',
+      reason: 'cleanup after the hostile-page test',
+      taskDigest: approval.spec.taskDigest,
+    });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
   });
 
   test('no CSP violations or uncaught errors in the UI pages', () => {

@@ -1,11 +1,13 @@
 /**
  * Shared by the approval UI end-to-end tests: build the UI when ui/dist is
- * missing, pick a free loopback port, run the operator with its UI, and launch
- * Debian's headless Chromium through playwright-core.
+ * missing, pick a free loopback port, grant approver RBAC, run the operator with
+ * its UI, talk to the UI's JSON API, and launch Debian's headless Chromium
+ * through playwright-core.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Browser, chromium } from 'playwright-core';
@@ -50,13 +52,17 @@ export const newUiToken = () => randomBytes(32).toString('base64url');
 
 const APPROVER_ROLE = 'test-closedpaw-ui-approver';
 
+export type RbacSubject = { kind: 'User' | 'Group'; name: string };
+
 /**
  * What a real installation grants its human approver: read tasks and approvals,
  * patch approvals (the API server's policy then checks decidedBy). The UI
- * impersonates the bare user name, without the groups of the admin certificate
- * (system:masters), so that user needs this RoleBinding in the namespace.
+ * impersonates the bare user name (plus CLOSEDPAW_UI_APPROVER_GROUPS), without the
+ * groups of the admin certificate (system:masters), so that user, or one of those
+ * groups, needs this RoleBinding in the namespace.
  */
-export async function grantApprover(namespace: string, user = ADMIN): Promise<void> {
+export async function grantApprover(namespace: string, subject: string | RbacSubject = ADMIN): Promise<void> {
+  const { kind, name } = typeof subject === 'string' ? { kind: 'User' as const, name: subject } : subject;
   const docs = [
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -70,13 +76,14 @@ export async function grantApprover(namespace: string, user = ADMIN): Promise<vo
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
-      metadata: { name: 'closedpaw-ui-approver', namespace },
+      metadata: { name: `closedpaw-ui-approver-${kind.toLowerCase()}-${name}`, namespace },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: APPROVER_ROLE },
-      subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+      subjects: [{ kind, name, apiGroup: 'rbac.authorization.k8s.io' }],
     },
   ];
   const result = await kubectl(['apply', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
-  if (result.code !== 0) throw new Error(`granting ${user} the approver role failed: ${result.stderr}`);
+  if (result.code !== 0)
+    throw new Error(`granting ${kind} ${name} the approver role failed: ${result.stderr}`);
 }
 
 export interface OperatorWithUi {
@@ -86,25 +93,90 @@ export interface OperatorWithUi {
   stop(): Promise<void>;
 }
 
-/** The operator with its approval UI, configured the way a user would (CLOSEDPAW_UI_ADDR / _APPROVER / _TOKEN). */
+export interface UiOptions {
+  port: number;
+  /** CLOSEDPAW_UI_TOKEN; or set CLOSEDPAW_UI_TOKEN_FILE in `env`. */
+  token?: string;
+  env?: Record<string, string>;
+  /** CLOSEDPAW_UI_APPROVER (closedpaw-admin); granted the approver role unless `grant` is false. */
+  approver?: string;
+  grant?: boolean;
+}
+
+/**
+ * The operator with its approval UI, configured the way a user would (CLOSEDPAW_UI_ADDR / _APPROVER /
+ * _APPROVER_GROUPS / _TOKEN or _TOKEN_FILE).
+ */
 export async function startOperatorWithUi(
   kc: KubeConfig,
   namespace: string,
-  opts: { port: number; token: string; env?: Record<string, string> },
+  opts: UiOptions,
 ): Promise<OperatorWithUi> {
-  await grantApprover(namespace);
+  const approver = opts.approver ?? ADMIN;
+  if (opts.grant !== false) await grantApprover(namespace, approver);
   const operator = await runOperator(kc, namespace, {
     CLOSEDPAW_UI_ADDR: `127.0.0.1:${opts.port}`,
-    CLOSEDPAW_UI_APPROVER: ADMIN,
-    CLOSEDPAW_UI_TOKEN: opts.token,
+    CLOSEDPAW_UI_APPROVER: approver,
+    ...(opts.token ? { CLOSEDPAW_UI_TOKEN: opts.token } : {}),
     ...opts.env,
   });
   if (!operator.uiUrl) throw new Error('the operator did not start its approval UI');
   return { operator, url: operator.uiUrl, stop: () => operator.stop() };
 }
 
-/** Headless Debian Chromium; `hostMap` resolves extra names to 127.0.0.1 (DNS-rebinding tests). */
-export async function launchChromium(hostMap: string[] = []): Promise<Browser> {
+export interface UiResponse {
+  status: number;
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * One request to the UI's JSON API as its own page would send it (Host and, for writes, Origin of the
+ * UI itself; `Authorization: Bearer`), unless `headers` says otherwise.
+ */
+export function uiRequest(
+  port: number,
+  token: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<UiResponse> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const all: Record<string, string> = {
+    host: `127.0.0.1:${port}`,
+    authorization: `Bearer ${token}`,
+    ...(method === 'POST' ? { origin: `http://127.0.0.1:${port}` } : {}),
+    ...(payload
+      ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+      : {}),
+    ...headers,
+  };
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers: all }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // not JSON: keep the text
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/**
+ * Headless Debian Chromium; `hostMap` resolves extra names to 127.0.0.1 (DNS-rebinding tests);
+ * `extraArgs` e.g. `--disable-web-security` (a browser that enforces no CORS: only the server's checks remain).
+ */
+export async function launchChromium(hostMap: string[] = [], extraArgs: string[] = []): Promise<Browser> {
   const args = [
     '--headless',
     '--no-sandbox',
@@ -116,5 +188,6 @@ export async function launchChromium(hostMap: string[] = []): Promise<Browser> {
   ];
   if (hostMap.length > 0)
     args.push(`--host-resolver-rules=${hostMap.map((h) => `MAP ${h} 127.0.0.1`).join(',')}`);
+  args.push(...extraArgs);
   return await chromium.launch({ executablePath: CHROMIUM, args });
 }

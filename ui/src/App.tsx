@@ -127,6 +127,12 @@ function Approvals() {
           ) : who.approver ? (
             <>
               Deciding as <strong className="mono">{who.approver}</strong>
+              {who.groups.length > 0 && (
+                <>
+                  {' '}
+                  (groups <span className="mono">{who.groups.join(', ')}</span>)
+                </>
+              )}
             </>
           ) : (
             'Read-only'

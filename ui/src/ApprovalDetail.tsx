@@ -1,5 +1,6 @@
 /** Everything the approval is bound to, an expiry countdown, and the decision form. */
 import { type FormEvent, type RefObject, useId, useState } from 'react';
+import type { TaskView } from '../../operator/src/server/ui/view.ts';
 import { ApiError, type ApprovalView, decide } from './api.ts';
 import { localTime, remaining, remainingSpoken, revealInvisible, STATE_LABEL } from './format.ts';
 
@@ -62,25 +63,41 @@ function Countdown({ approval: a, now }: { approval: ApprovalView; now: number }
       </time>
       <span className="sr-only">in {remainingSpoken(left)}</span>{' '}
       <span className="hint">(at {localTime(a.expiresAt)}; no decision by then counts as a denial)</span>
+      {a.requestedExpiresAt && (
+        <span className="hint">
+          {' '}
+          The approval asked for {localTime(a.requestedExpiresAt)}; it is capped at creation + the operator's
+          approval TTL.
+        </span>
+      )}
     </span>
   );
 }
 
+function bytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
 type Result = { ok: boolean; text: string } | null;
 
-function DecisionForm(props: { approval: ApprovalView; approver: string; onResult(result: Result): void }) {
-  const { approval: a, approver, onResult: setResult } = props;
+function DecisionForm(props: {
+  approval: ApprovalView;
+  task: TaskView;
+  approver: string;
+  onResult(result: Result): void;
+}) {
+  const { approval: a, task, approver, onResult: setResult } = props;
   const reasonId = useId();
   const hintId = useId();
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState<null | 'Approved' | 'Denied'>(null);
-  const blocked = a.task !== undefined && !a.task.digestMatches;
 
   async function submit(verdict: 'Approved' | 'Denied') {
     setBusy(verdict);
     setResult(null);
     try {
-      await decide(a, verdict, reason.trim());
+      // The digest of the task shown on this page: the server refuses if the task is not that any more.
+      await decide(a, task.digest, verdict, reason.trim());
       setResult({
         ok: true,
         text:
@@ -124,13 +141,7 @@ function DecisionForm(props: { approval: ApprovalView; approver: string; onResul
         {reason.length}/{REASON_MAX} characters
       </p>
       <div className="buttons">
-        <button
-          type="submit"
-          name="verdict"
-          value="Approved"
-          className="approve"
-          disabled={busy !== null || blocked}
-        >
+        <button type="submit" name="verdict" value="Approved" className="approve" disabled={busy !== null}>
           {busy === 'Approved' ? 'Approving…' : 'Approve'}
         </button>
         <button type="submit" name="verdict" value="Denied" className="deny" disabled={busy !== null}>
@@ -145,7 +156,7 @@ export function ApprovalDetail({ approval: a, now, approver, readOnlyHint, headi
   const task = a.task;
   const [result, setResult] = useState<Result>(null);
   const left = Date.parse(a.expiresAt) - now;
-  const decidable = a.decidable && left > 0;
+  const decidable = a.decidable && left > 0 && task?.digestMatches === true;
   return (
     <article className="detail" aria-labelledby="detail-heading">
       <header className="detail-header">
@@ -203,20 +214,41 @@ export function ApprovalDetail({ approval: a, now, approver, readOnlyHint, headi
         )}
       </dl>
 
+      {a.state === 'Pending' && !a.decidable && a.blocker && (
+        <p className="warning blocker" role="note">
+          This approval cannot be decided: {a.blocker.message}.
+        </p>
+      )}
+
       <section aria-labelledby="risk-heading">
         <h3 id="risk-heading">Why it needs approval</h3>
+        <p className="hint">Risk recomputed from the task as it is now, not taken from the approval.</p>
         <ul className="reasons">
           {a.risk.reasons.map((r) => (
             <li key={r}>{r}</li>
           ))}
         </ul>
+        {a.recordedRisk && (
+          <div className="recorded-risk">
+            <p className="hint">
+              The approval itself records risk <strong>{a.recordedRisk.level}</strong> (a claim, shown for
+              reference, not trusted):
+            </p>
+            <ul className="reasons">
+              {a.recordedRisk.reasons.map((r) => (
+                <li key={r}>{r}</li>
+              ))}
+            </ul>
+          </div>
+        )}
       </section>
 
       <section aria-labelledby="bound-heading">
         <h3 id="bound-heading">What you are deciding on</h3>
         {!task ? (
           <p className="warning" role="note">
-            The task {a.taskRef.name} no longer exists (or was re-created): only the digest below is bound.
+            The task {a.taskRef.name} cannot be read (deleted, re-created, or not the task this approval was
+            made for): only the digest below is bound, and nothing can be decided.
           </p>
         ) : (
           <>
@@ -253,6 +285,16 @@ export function ApprovalDetail({ approval: a, now, approver, readOnlyHint, headi
                 <span className="mono">{task.resources.ephemeralStorage ?? '—'}</span>, timeout{' '}
                 <span className="mono">{task.timeoutSeconds}s</span>
               </dd>
+              <dt>Budget</dt>
+              <dd>
+                <span className="mono">{task.budget.modelCalls}</span> model calls,{' '}
+                <span className="mono">{task.budget.tokens.toLocaleString()}</span> tokens,{' '}
+                <span className="mono">{bytes(task.budget.bytes)}</span> through the gateway
+              </dd>
+              <dt>Input files</dt>
+              <dd>
+                {task.inputs.length === 0 ? 'none' : <span className="mono">{task.inputs.join(', ')}</span>}
+              </dd>
               <dt>Approval mode</dt>
               <dd className="mono">{task.approval}</dd>
               <dt>Task phase</dt>
@@ -265,18 +307,22 @@ export function ApprovalDetail({ approval: a, now, approver, readOnlyHint, headi
         <dl className="facts">
           <dt>Bound digest</dt>
           <dd className="mono digest">{a.taskDigest}</dd>
-          {task && !task.digestMatches && (
+          {task && (
             <>
-              <dt>Current digest</dt>
-              <dd className="mono digest">{task.digest}</dd>
+              <dt>Digest of what is shown</dt>
+              <dd className="mono digest">
+                {task.digest}
+                {task.digestMatches ? ' (the same)' : ' (different: not what this approval is bound to)'}
+              </dd>
             </>
           )}
         </dl>
       </section>
 
       {decidable &&
+        task &&
         (approver ? (
-          <DecisionForm key={a.key} approval={a} approver={approver} onResult={setResult} />
+          <DecisionForm key={a.key} approval={a} task={task} approver={approver} onResult={setResult} />
         ) : (
           <p className="warning" role="note">
             {readOnlyHint}

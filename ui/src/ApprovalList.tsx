@@ -1,7 +1,7 @@
 /** The pending approvals (soonest expiry first) and the history of decided ones. */
 import type { RefObject } from 'react';
 import type { ApprovalView } from './api.ts';
-import { localTime, remaining, STATE_LABEL } from './format.ts';
+import { BLOCKER_LABEL, localTime, remaining, STATE_LABEL } from './format.ts';
 
 interface Props {
   pending: ApprovalView[];
@@ -25,9 +25,11 @@ function Item(props: {
   const detail = pending
     ? a.decision
       ? `${a.decision.verdict} by ${a.decision.decidedBy}, waiting for the operator`
-      : left > 0
-        ? `expires in ${remaining(left)}`
-        : 'expired, counts as denied'
+      : left <= 0
+        ? 'expired, counts as denied'
+        : !a.decidable && a.blocker
+          ? `cannot be decided: ${BLOCKER_LABEL[a.blocker.code]}`
+          : `expires in ${remaining(left)}`
     : `${STATE_LABEL[a.state] ?? a.state}${a.decidedBy ? ` by ${a.decidedBy}` : ''} · ${localTime(a.decidedAt ?? a.createdAt)}`;
   return (
     <li>

@@ -55,8 +55,13 @@ export const whoami = () => request<WhoamiResponse>('/api/whoami');
 
 export const listApprovals = () => request<ApprovalsResponse>('/api/approvals');
 
+/**
+ * Decides one approval. `shownDigest` is the digest of the task this page displayed: the server
+ * refuses the decision unless it is still the task's current digest (and the one the approval binds).
+ */
 export function decide(
-  approval: Pick<ApprovalView, 'namespace' | 'name' | 'taskDigest'>,
+  approval: Pick<ApprovalView, 'namespace' | 'name'>,
+  shownDigest: string,
   verdict: 'Approved' | 'Denied',
   reason: string,
 ): Promise<ApprovalView> {
@@ -64,7 +69,7 @@ export function decide(
   return request<ApprovalView>(path, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ verdict, reason, taskDigest: approval.taskDigest }),
+    body: JSON.stringify({ verdict, reason, taskDigest: shownDigest }),
   });
 }
 

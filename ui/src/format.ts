@@ -65,3 +65,15 @@ export const STATE_LABEL: Record<string, string> = {
   Expired: 'Expired (denied)',
   Superseded: 'Superseded (void)',
 };
+
+/** Short list labels for why an approval cannot be decided (the detail view shows the full message). */
+export const BLOCKER_LABEL: Record<string, string> = {
+  decided: 'already decided',
+  'not-pending': 'no longer pending',
+  'bad-expiry': 'no valid expiry',
+  expired: 'expired',
+  'task-unreadable': 'task cannot be read',
+  'task-mismatch': 'not made for this task',
+  'task-invalid': 'task spec invalid',
+  'task-changed': 'task changed since the request',
+};

@@ -51,6 +51,8 @@ export const GATEWAY_ERROR_CODES = {
   too_large: 413,
   upstream_unreachable: 502,
   upstream_error: 502,
+  /** The sealed audit log cannot record: no call passes unaudited. */
+  audit_unavailable: 503,
 } as const;
 export type GatewayErrorCode = keyof typeof GATEWAY_ERROR_CODES;
 

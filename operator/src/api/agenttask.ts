@@ -58,6 +58,10 @@ export const taskInputSchema = z
       .min(1)
       .max(128)
       .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/)
+      .refine(
+        (p) => !p.split('/').some((s) => s === '..' || s === '.'),
+        'path segments "." and ".." are not allowed',
+      )
       .describe('Path relative to /workspace, e.g. notes/todo.md (no "..", no leading slash).')
       .meta(
         cel({

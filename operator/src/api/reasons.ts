@@ -59,7 +59,8 @@ const OPERATOR_REASONS = {
   ResultCorrupt: 'The result does not match the size or digest in its frame.',
   ResultTooLarge: 'The result exceeds CLOSEDPAW_RESULT_MAX_BYTES.',
   ResultUnreadable: 'The pod log could not be read (after retries for transient errors).',
-  ReconcileGaveUp: 'The operator failed to make progress on this task many times in a row; the message has the last error.',
+  ReconcileGaveUp:
+    'The operator failed to make progress on this task many times in a row; the message has the last error.',
   CanaryLeak: 'The final answer contained the run’s canary (the system prompt leaked); it was redacted.',
   SecretRedacted: 'The final answer contained secret-shaped strings; they were redacted.',
 } as const;

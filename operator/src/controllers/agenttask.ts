@@ -10,23 +10,36 @@ import type { Logger } from 'pino';
 import type { AgentTaskStatus } from '../api/agenttask.ts';
 import { CONDITION } from '../api/reasons.ts';
 import type { AgentTask } from '../api/types.ts';
+import type { AuditHealth } from '../audit-guard.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { ClusterClient, EventInput } from '../k8s/client.ts';
 import { errorMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from '../k8s/errors.ts';
 import { canonicalJson, specDigest } from '../policy/digest.ts';
 import { NO_SCREENING, rateRisk, type ScreeningResult } from '../policy/risk.ts';
-import { type ReconcileContext, type ReconcileResult, type Reconciler, ReportedError } from '../runtime/controller.ts';
+import {
+  type ReconcileContext,
+  type ReconcileResult,
+  type Reconciler,
+  ReportedError,
+} from '../runtime/controller.ts';
 import type { Informer } from '../runtime/informer.ts';
-import { childName, controllerUid, FINALIZER, networkPolicyName, ownership, podName } from '../sandbox/names.ts';
+import {
+  childName,
+  controllerUid,
+  FINALIZER,
+  networkPolicyName,
+  ownership,
+  podName,
+} from '../sandbox/names.ts';
 import { buildNetworkPolicy, samePolicySpec } from '../sandbox/network-policy.ts';
 import { AGENT_CONTAINER, ANNOTATION_SPEC_DIGEST, buildPod, type PodConfig } from '../sandbox/pod.ts';
 import { podOutcome } from '../sandbox/pod-outcome.ts';
 import { runtimeClassVerdict } from '../sandbox/runtime-class.ts';
-import type { AuditHealth } from '../audit-guard.ts';
 import type { ApprovalGate } from './approval-gate.ts';
 import { type ConditionInput, setCondition } from './conditions.ts';
 import { Expectations } from './expectations.ts';
 import { readResult } from './result.ts';
+import type { TaskAudit } from './task-audit.ts';
 import {
   afterFinish,
   type Child,
@@ -43,7 +56,6 @@ import {
   type TaskObservation,
   type TaskTiming,
 } from './task-decisions.ts';
-import type { TaskAudit } from './task-audit.ts';
 
 export { TERMINAL_PHASES } from './task-decisions.ts';
 
@@ -117,7 +129,11 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
   const written = new Map<string, { from: string | undefined; task: AgentTask }>();
   function freshest(key: string, cached: AgentTask): AgentTask {
     const mine = written.get(key);
-    if (mine && mine.task.metadata.uid === cached.metadata.uid && cached.metadata.resourceVersion === mine.from) {
+    if (
+      mine &&
+      mine.task.metadata.uid === cached.metadata.uid &&
+      cached.metadata.resourceVersion === mine.from
+    ) {
       return mine.task;
     }
     written.delete(key);
@@ -176,7 +192,11 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
   }
 
   /** Writes the status when it differs from what is there; returns whether it wrote. */
-  async function writeStatus(step: Step, changes: Partial<AgentTaskStatus>, conditions: ConditionInput[] = []) {
+  async function writeStatus(
+    step: Step,
+    changes: Partial<AgentTaskStatus>,
+    conditions: ConditionInput[] = [],
+  ) {
     const { task } = step;
     const generation = task.metadata.generation;
     let merged = task.status?.conditions;
@@ -198,10 +218,19 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
   async function finish(step: Step, f: Finish): Promise<ReconcileResult> {
     const failed = f.phase !== 'Succeeded';
     const conditions: ConditionInput[] = [
-      { type: failed ? CONDITION.Failed : CONDITION.Complete, status: 'True', reason: f.reason, message: f.message },
+      {
+        type: failed ? CONDITION.Failed : CONDITION.Complete,
+        status: 'True',
+        reason: f.reason,
+        message: f.message,
+      },
     ];
     if (f.flags?.length) conditions.push(outputFlagged(f.flags));
-    await writeStatus(step, { phase: f.phase, completionTime: now().toISOString(), ...f.changes }, conditions);
+    await writeStatus(
+      step,
+      { phase: f.phase, completionTime: now().toISOString(), ...f.changes },
+      conditions,
+    );
     deps.audit.finished(step.task, f.phase, f.reason, f.changes?.result?.sha256);
     await event(step, { type: failed ? 'Warning' : 'Normal', reason: f.reason, message: f.message });
     resultReads.delete(step.task.metadata.uid ?? '');
@@ -271,7 +300,11 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
         case 'restorePolicy': {
           const policy = deps.policies.get(`${task.metadata.namespace}/${networkPolicyName(task)}`);
           if (policy) {
-            await deps.client.restoreNetworkPolicySpec(policy, buildNetworkPolicy(task, deps.config).spec, step.signal);
+            await deps.client.restoreNetworkPolicySpec(
+              policy,
+              buildNetworkPolicy(task, deps.config).spec,
+              step.signal,
+            );
             await event(step, {
               type: 'Warning',
               reason: 'NetworkPolicyRestored',
@@ -289,7 +322,13 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
         }
         case 'deletePod': {
           const pod = deps.pods.get(`${task.metadata.namespace}/${podName(task)}`);
-          if (pod) await deps.client.deletePod(task.metadata.namespace!, podName(task), pod.metadata!.uid!, step.signal);
+          if (pod)
+            await deps.client.deletePod(
+              task.metadata.namespace!,
+              podName(task),
+              pod.metadata!.uid!,
+              step.signal,
+            );
           return undefined;
         }
       }
@@ -300,9 +339,12 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
           expected.expect(write === 'createPod' ? key : policyKey(task), true);
           return undefined;
         }
-        throw new Error(`${write === 'createPod' ? 'pod' : 'NetworkPolicy'} ${podName(task)} exists and is not this task's`);
+        throw new Error(
+          `${write === 'createPod' ? 'pod' : 'NetworkPolicy'} ${podName(task)} exists and is not this task's`,
+        );
       }
-      if ((write === 'createPod' || write === 'createPolicy') && isRefusal(error)) return await refused(step, write, error);
+      if ((write === 'createPod' || write === 'createPolicy') && isRefusal(error))
+        return await refused(step, write, error);
       throw error;
     }
   }
@@ -332,7 +374,10 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     if (decision.finish) return await finish(step, decision.finish);
     if (decision.status) {
       const changes = createdPod?.metadata?.creationTimestamp
-        ? { ...decision.status.changes, startTime: new Date(createdPod.metadata.creationTimestamp).toISOString() }
+        ? {
+            ...decision.status.changes,
+            startTime: new Date(createdPod.metadata.creationTimestamp).toISOString(),
+          }
         : decision.status.changes;
       const changed = await writeStatus(step, changes, decision.status.conditions);
       if (changed && decision.warning) await event(step, { type: 'Warning', ...decision.warning });
@@ -345,7 +390,11 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
    * finalizer: it is released once no pod of the same owner exists, so no pod ever runs without it.
    * Decided by owner uid, never by task name.
    */
-  async function releaseTornDownPolicy(key: string, logger: Logger, signal: AbortSignal): Promise<ReconcileResult> {
+  async function releaseTornDownPolicy(
+    key: string,
+    logger: Logger,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult> {
     const [namespace, name] = key.split('/') as [string, string];
     const child = childName(name);
     const policy = deps.policies.get(`${namespace}/${child}`);
@@ -376,7 +425,11 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     const pod = child(deps.pods, task, podKey(task), podFacts);
     const policy = child(deps.policies, task, policyKey(task), policyFacts(task));
     const name = task.spec.runtimeClassName;
-    const runtimeClass = runtimeClassVerdict(name, deps.runtimeClasses.get(name), deps.config.sandboxHandlers);
+    const runtimeClass = runtimeClassVerdict(
+      name,
+      deps.runtimeClasses.get(name),
+      deps.config.sandboxHandlers,
+    );
     const audit = auditHealth();
     const gate =
       needsGate(task, risk, pod) && audit.ok && pod.kind === 'absent' && !task.status?.podName
@@ -412,7 +465,12 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
   }
 
   /** Reconcile errors show on the object as Warning Events (the first, then every power of two). */
-  async function reportError(key: string, error: unknown, attempt: number, ctx: ReconcileContext): Promise<void> {
+  async function reportError(
+    key: string,
+    error: unknown,
+    attempt: number,
+    ctx: ReconcileContext,
+  ): Promise<void> {
     if (isConflict(error) || (attempt & (attempt - 1)) !== 0) return;
     const cached = deps.tasks.get(key);
     if (!cached) return;
@@ -434,4 +492,3 @@ export function outputFlagged(flags: readonly string[]): ConditionInput {
     message: `the result was flagged and redacted: ${flags.join(', ')}`,
   };
 }
-

@@ -1,10 +1,10 @@
 /** The Approval state machine as a critical task sees it, state by state. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ApprovalSpec, ApprovalStatus } from '../api/approval.ts';
 import { agentTaskSpecSchema } from '../api/agenttask.ts';
+import type { ApprovalSpec, ApprovalStatus } from '../api/approval.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
-import { type ApprovalObservation, approvalName, decideApproval, deadlineOf } from './approval-decisions.ts';
+import { type ApprovalObservation, approvalName, deadlineOf, decideApproval } from './approval-decisions.ts';
 
 const NOW = new Date('2026-12-01T12:00:00.000Z');
 const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
@@ -23,7 +23,13 @@ function task(generation = 1, status: AgentTask['status'] = {}): AgentTask {
 }
 
 function approval(
-  over: { name?: string; digest?: string; owner?: string; status?: ApprovalStatus; created?: string } & Partial<ApprovalSpec> = {},
+  over: {
+    name?: string;
+    digest?: string;
+    owner?: string;
+    status?: ApprovalStatus;
+    created?: string;
+  } & Partial<ApprovalSpec> = {},
 ): Approval {
   const { name = 'a1', digest = A, owner = 'uid-1', status, created = at(-60_000), ...spec } = over;
   return {
@@ -34,7 +40,9 @@ function approval(
       namespace: 'ns',
       creationTimestamp: created as unknown as Date,
       resourceVersion: '7',
-      ownerReferences: [{ apiVersion: 'closedpaw.dev/v1alpha1', kind: 'AgentTask', name: 't', uid: owner, controller: true }],
+      ownerReferences: [
+        { apiVersion: 'closedpaw.dev/v1alpha1', kind: 'AgentTask', name: 't', uid: owner, controller: true },
+      ],
     },
     spec: {
       taskRef: { name: 't', uid: owner },
@@ -60,14 +68,28 @@ function observe(over: Partial<ApprovalObservation> = {}): ApprovalObservation {
   };
 }
 
-const decided = (verdict: 'Approved' | 'Denied') => ({ decision: { verdict, decidedBy: 'alice', reason: 'ok' } });
+const decided = (verdict: 'Approved' | 'Denied') => ({
+  decision: { verdict, decidedBy: 'alice', reason: 'ok' },
+});
 
-type Row = [string, Partial<ApprovalObservation>, { next: string; verdict: string; supersede?: number; state?: string }];
+type Row = [
+  string,
+  Partial<ApprovalObservation>,
+  { next: string; verdict: string; supersede?: number; state?: string },
+];
 
 const rows: Row[] = [
   ['nothing yet: request', {}, { next: 'request', verdict: '-' }],
-  ['created, no status yet: mark Pending', { approvals: [approval()] }, { next: 'markPending', verdict: 'pending' }],
-  ['pending, no decision: wait', { approvals: [approval({ status: { state: 'Pending' } })] }, { next: 'none', verdict: 'pending' }],
+  [
+    'created, no status yet: mark Pending',
+    { approvals: [approval()] },
+    { next: 'markPending', verdict: 'pending' },
+  ],
+  [
+    'pending, no decision: wait',
+    { approvals: [approval({ status: { state: 'Pending' } })] },
+    { next: 'none', verdict: 'pending' },
+  ],
   [
     'a decision before the deadline: settle Approved',
     { approvals: [approval({ status: { state: 'Pending' }, ...decided('Approved') })] },
@@ -91,12 +113,26 @@ const rows: Row[] = [
   [
     'a planted year-9999 expiry is capped at creation + TTL',
     {
-      approvals: [approval({ status: { state: 'Pending' }, expiresAt: '9999-12-31T00:00:00Z', created: at(-(TTL + 1) * 1000) })],
+      approvals: [
+        approval({
+          status: { state: 'Pending' },
+          expiresAt: '9999-12-31T00:00:00Z',
+          created: at(-(TTL + 1) * 1000),
+        }),
+      ],
     },
     { next: 'settle', verdict: 'denied', state: 'Expired' },
   ],
-  ['already Approved: approved', { approvals: [approval({ status: { state: 'Approved', decidedBy: 'alice' } })] }, { next: 'none', verdict: 'approved' }],
-  ['already Expired stays a denial', { approvals: [approval({ status: { state: 'Expired' } })] }, { next: 'none', verdict: 'denied' }],
+  [
+    'already Approved: approved',
+    { approvals: [approval({ status: { state: 'Approved', decidedBy: 'alice' } })] },
+    { next: 'none', verdict: 'approved' },
+  ],
+  [
+    'already Expired stays a denial',
+    { approvals: [approval({ status: { state: 'Expired' } })] },
+    { next: 'none', verdict: 'denied' },
+  ],
   [
     'an Approval somebody else owns does not count (and is not superseded by us)',
     { approvals: [approval({ owner: 'uid-other', status: { state: 'Approved', decidedBy: 'mallory' } })] },
@@ -114,7 +150,14 @@ const rows: Row[] = [
   ],
   [
     'A→B→A: the superseded A approval is not reused; a fresh one is requested',
-    { task: task(3), digest: A, approvals: [approval({ status: { state: 'Superseded' } }), approval({ name: 'b', digest: B, status: { state: 'Pending' } })] },
+    {
+      task: task(3),
+      digest: A,
+      approvals: [
+        approval({ status: { state: 'Superseded' } }),
+        approval({ name: 'b', digest: B, status: { state: 'Pending' } }),
+      ],
+    },
     { next: 'request', verdict: '-', supersede: 1 },
   ],
   [
@@ -151,7 +194,9 @@ describe('decideApproval', () => {
   });
 
   test('a recorded deadline for another digest does not apply', () => {
-    const d = decideApproval(observe({ digest: B, recorded: { name: 'a1', digest: A, expiresAt: at(60_000) } }));
+    const d = decideApproval(
+      observe({ digest: B, recorded: { name: 'a1', digest: A, expiresAt: at(60_000) } }),
+    );
     assert.equal(d.next === 'request' ? d.expiresAt : '', at(TTL * 1000));
   });
 

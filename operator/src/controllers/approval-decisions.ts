@@ -66,7 +66,11 @@ export function approvalName(task: AgentTask, digest: string, approvers: Approve
 }
 
 /** The earliest of every deadline that applies to this Approval. */
-export function deadlineOf(approval: Approval, recorded: RecordedRequest | undefined, ttlSeconds: number): Date {
+export function deadlineOf(
+  approval: Approval,
+  recorded: RecordedRequest | undefined,
+  ttlSeconds: number,
+): Date {
   const candidates = [Date.parse(approval.spec.expiresAt)];
   const created = Date.parse(approval.metadata.creationTimestamp as unknown as string);
   if (Number.isFinite(created)) candidates.push(created + ttlSeconds * 1000);
@@ -116,7 +120,8 @@ function currentOne(obs: ApprovalObservation): Approval | undefined {
 function requestDeadline(obs: ApprovalObservation): Date {
   const fresh = obs.now.getTime() + obs.ttlSeconds * 1000;
   const { recorded } = obs;
-  const until = recorded && recorded.digest === obs.digest ? Date.parse(recorded.expiresAt ?? '') : Number.NaN;
+  const until =
+    recorded && recorded.digest === obs.digest ? Date.parse(recorded.expiresAt ?? '') : Number.NaN;
   return new Date(Number.isFinite(until) ? Math.min(until, fresh) : fresh);
 }
 
@@ -139,7 +144,10 @@ export function decideApproval(obs: ApprovalObservation): ApprovalDecision {
   if (state === 'Expired') return { supersede, next: 'none', verdict: expired(name) };
   const decision = current.spec.decision;
   if (obs.now.getTime() >= deadline.getTime()) {
-    const status: ApprovalStatus = { state: 'Expired', reason: 'no decision before expiresAt: counts as a denial' };
+    const status: ApprovalStatus = {
+      state: 'Expired',
+      reason: 'no decision before expiresAt: counts as a denial',
+    };
     return { supersede, next: 'settle', settle: { approval: current, status }, verdict: expired(name) };
   }
   if (decision) {

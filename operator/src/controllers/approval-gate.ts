@@ -61,15 +61,25 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
         (a) => a.metadata.namespace === task.metadata.namespace && a.spec.taskRef.uid === task.metadata.uid,
       );
     const seen = new Set(fromCache.map((a) => a.metadata.name));
-    for (const approval of fromCache) created.observed(`${approval.metadata.namespace}/${approval.metadata.name}`);
+    for (const approval of fromCache)
+      created.observed(`${approval.metadata.namespace}/${approval.metadata.name}`);
     const pendingCreates = created
       .values()
-      .filter((a) => a.metadata.namespace === task.metadata.namespace && a.spec.taskRef.uid === task.metadata.uid)
+      .filter(
+        (a) => a.metadata.namespace === task.metadata.namespace && a.spec.taskRef.uid === task.metadata.uid,
+      )
       .filter((a) => !seen.has(a.metadata.name));
     return [...fromCache, ...pendingCreates];
   }
 
-  async function request(task: AgentTask, risk: Risk, digest: string, name: string, expiresAt: string, signal?: AbortSignal) {
+  async function request(
+    task: AgentTask,
+    risk: Risk,
+    digest: string,
+    name: string,
+    expiresAt: string,
+    signal?: AbortSignal,
+  ) {
     const body: Approval = {
       apiVersion: API_VERSION,
       kind: APPROVAL.kind,
@@ -99,7 +109,13 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
     return approval;
   }
 
-  async function perform(task: AgentTask, risk: Risk, digest: string, decision: ApprovalDecision, signal?: AbortSignal) {
+  async function perform(
+    task: AgentTask,
+    risk: Risk,
+    digest: string,
+    decision: ApprovalDecision,
+    signal?: AbortSignal,
+  ) {
     if (decision.next === 'request' || decision.next === 'settle') await deps.barrier?.();
     for (const { approval, status } of decision.supersede) {
       await deps.client.patchApprovalStatus(approval, status, signal);
@@ -117,7 +133,11 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
         return await perform(task, risk, digest, { ...next, supersede: [] }, signal);
       }
       case 'settle': {
-        const settled = await deps.client.patchApprovalStatus(decision.settle.approval, decision.settle.status, signal);
+        const settled = await deps.client.patchApprovalStatus(
+          decision.settle.approval,
+          decision.settle.status,
+          signal,
+        );
         const state = decision.settle.status.state;
         if (state === 'Approved' || state === 'Denied' || state === 'Expired') {
           deps.audit.approvalDecided(task, settled, state);

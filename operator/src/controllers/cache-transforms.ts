@@ -31,5 +31,10 @@ export function slimPod(obj: KubeObject): KubeObject {
 /** NetworkPolicy: who owns it, its finalizers, and its (small) spec, to put it back if someone edits it. */
 export function slimNetworkPolicy(obj: KubeObject): KubeObject {
   const policy = obj as V1NetworkPolicy;
-  return { apiVersion: policy.apiVersion, kind: policy.kind, metadata: policy.metadata, spec: policy.spec } as KubeObject;
+  return {
+    apiVersion: policy.apiVersion,
+    kind: policy.kind,
+    metadata: policy.metadata,
+    spec: policy.spec,
+  } as KubeObject;
 }

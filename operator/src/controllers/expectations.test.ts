@@ -23,16 +23,17 @@ function recorder() {
   const audit: TaskAudit = {
     admitted: (t) => void calls.push(`admitted ${t.metadata.uid}`),
     riskRated: (t, r) => void calls.push(`risk ${t.metadata.uid} ${r.level}`),
-    approvalRequested: (t, a) => void calls.push(`requested ${a.metadata.name}`),
-    approvalDecided: (t, a, s) => void calls.push(`decided ${a.metadata.name} ${s}`),
-    podCreated: (t, p) => void calls.push(`pod ${p}`),
+    approvalRequested: (_t, a) => void calls.push(`requested ${a.metadata.name}`),
+    approvalDecided: (_t, a, s) => void calls.push(`decided ${a.metadata.name} ${s}`),
+    podCreated: (_t, p) => void calls.push(`pod ${p}`),
     finished: (t, phase) => void calls.push(`finished ${t.metadata.uid} ${phase}`),
     deleted: (r) => void calls.push(`deleted ${r.uid}`),
   };
   return { calls, audit };
 }
 
-const task = (uid: string) => ({ metadata: { uid, name: 't', namespace: 'n' } }) as Parameters<TaskAudit['admitted']>[0];
+const task = (uid: string) =>
+  ({ metadata: { uid, name: 't', namespace: 'n' } }) as Parameters<TaskAudit['admitted']>[0];
 
 test('each fact is audited once per task, however often a reconcile is retried', () => {
   const { calls, audit } = recorder();
@@ -46,7 +47,14 @@ test('each fact is audited once per task, however often a reconcile is retried',
   once.admitted(task('u2')); // another task (re-created under the same name)
   once.deleted({ namespace: 'n', name: 't', uid: 'u1' });
   once.deleted({ namespace: 'n', name: 't', uid: 'u1' });
-  assert.deepEqual(calls, ['admitted u1', 'risk u1 low', 'pod t-agent', 'risk u1 critical', 'admitted u2', 'deleted u1']);
+  assert.deepEqual(calls, [
+    'admitted u1',
+    'risk u1 low',
+    'pod t-agent',
+    'risk u1 critical',
+    'admitted u2',
+    'deleted u1',
+  ]);
 });
 
 test('the memory of facts is bounded', () => {

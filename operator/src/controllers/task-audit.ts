@@ -50,9 +50,11 @@ export function auditOnce(audit: TaskAudit, capacity = 50_000): TaskAudit & { si
     approvalRequested: (task, approval) =>
       first(task, `approval.requested:${approval.metadata.name}`) && audit.approvalRequested(task, approval),
     approvalDecided: (task, approval, state) =>
-      first(task, `approval.decided:${approval.metadata.name}`) && audit.approvalDecided(task, approval, state),
+      first(task, `approval.decided:${approval.metadata.name}`) &&
+      audit.approvalDecided(task, approval, state),
     podCreated: (task, podName) => first(task, `pod:${podName}`) && audit.podCreated(task, podName),
-    finished: (task, phase, reason, sha) => first(task, 'finished') && audit.finished(task, phase, reason, sha),
+    finished: (task, phase, reason, sha) =>
+      first(task, 'finished') && audit.finished(task, phase, reason, sha),
     deleted: (ref) => {
       if (seen.has(`${ref.uid}|deleted`)) return;
       forget(ref.uid);

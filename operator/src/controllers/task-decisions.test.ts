@@ -86,18 +86,39 @@ const rows: Row[] = [
   ],
   ['policy already there: only the pod', { policy: policy() }, { writes: 'createPod' }],
   ['policy created, cache lags: only the pod', { policy: absent(true) }, { writes: 'createPod' }],
-  ['edited policy before the pod: restored first', { policy: policy({ drifted: true }) }, { writes: 'restorePolicy,createPod' }],
-  ['our policy being deleted: wait, no pod', { policy: policy({ deleting: true }) }, { writes: '-', requeue: 'yes' }],
-  ['pod created, cache lags: wait, never a second pod', { pod: absent(true) }, { writes: '-', requeue: 'yes' }],
+  [
+    'edited policy before the pod: restored first',
+    { policy: policy({ drifted: true }) },
+    { writes: 'restorePolicy,createPod' },
+  ],
+  [
+    'our policy being deleted: wait, no pod',
+    { policy: policy({ deleting: true }) },
+    { writes: '-', requeue: 'yes' },
+  ],
+  [
+    'pod created, cache lags: wait, never a second pod',
+    { pod: absent(true) },
+    { writes: '-', requeue: 'yes' },
+  ],
   [
     'RuntimeClass missing: no pod, condition + Warning',
     { runtimeClass: { ok: false, reason: 'RuntimeClassNotFound', message: 'm' } },
-    { writes: '-', phase: 'Pending', conditions: 'RuntimeClassAvailable=False/RuntimeClassNotFound', warning: 'RuntimeClassNotFound' },
+    {
+      writes: '-',
+      phase: 'Pending',
+      conditions: 'RuntimeClassAvailable=False/RuntimeClassNotFound',
+      warning: 'RuntimeClassNotFound',
+    },
   ],
   [
     'RuntimeClass gvisor → runc: no pod',
     { runtimeClass: { ok: false, reason: 'RuntimeClassNotSandboxed', message: 'm' } },
-    { writes: '-', conditions: 'RuntimeClassAvailable=False/RuntimeClassNotSandboxed', warning: 'RuntimeClassNotSandboxed' },
+    {
+      writes: '-',
+      conditions: 'RuntimeClassAvailable=False/RuntimeClassNotSandboxed',
+      warning: 'RuntimeClassNotSandboxed',
+    },
   ],
   [
     'RuntimeClass still missing (condition already says so): no second Warning',
@@ -105,7 +126,13 @@ const rows: Row[] = [
       task: task({
         phase: 'Pending',
         conditions: [
-          { type: 'RuntimeClassAvailable', status: 'False', reason: 'RuntimeClassNotFound', message: 'm', lastTransitionTime: ago(1) },
+          {
+            type: 'RuntimeClassAvailable',
+            status: 'False',
+            reason: 'RuntimeClassNotFound',
+            message: 'm',
+            lastTransitionTime: ago(1),
+          },
         ],
       }),
       runtimeClass: { ok: false, reason: 'RuntimeClassNotFound', message: 'm' },
@@ -115,7 +142,13 @@ const rows: Row[] = [
   [
     'audit log down: no pod, Blocked',
     { audit: { ok: false, message: 'disk full' } },
-    { writes: '-', phase: 'Pending', conditions: 'Blocked=True/AuditUnavailable', warning: 'AuditUnavailable', requeue: 'yes' },
+    {
+      writes: '-',
+      phase: 'Pending',
+      conditions: 'Blocked=True/AuditUnavailable',
+      warning: 'AuditUnavailable',
+      requeue: 'yes',
+    },
   ],
   [
     'a pod we made vanished before it ran: Failed PodDeleted',
@@ -126,7 +159,13 @@ const rows: Row[] = [
   [
     'delete + re-create while the old pod terminates: Blocked, no pod',
     { pod: { kind: 'previousTask', name: 'Pod t-agent' } },
-    { writes: '-', phase: 'Pending', conditions: 'Blocked=True/PreviousSandboxTerminating', warning: 'PreviousSandboxTerminating', requeue: 'yes' },
+    {
+      writes: '-',
+      phase: 'Pending',
+      conditions: 'Blocked=True/PreviousSandboxTerminating',
+      warning: 'PreviousSandboxTerminating',
+      requeue: 'yes',
+    },
   ],
   [
     "the old task's policy still terminating: Blocked",
@@ -149,7 +188,13 @@ const rows: Row[] = [
       task: task({
         phase: 'Pending',
         conditions: [
-          { type: 'Blocked', status: 'True', reason: 'PreviousSandboxTerminating', message: 'm', lastTransitionTime: ago(1) },
+          {
+            type: 'Blocked',
+            status: 'True',
+            reason: 'PreviousSandboxTerminating',
+            message: 'm',
+            lastTransitionTime: ago(1),
+          },
         ],
       }),
     },
@@ -164,9 +209,19 @@ const rows: Row[] = [
     'critical, approval pending: no pod, AwaitingApproval until expiry',
     {
       risk: CRITICAL,
-      gate: { verdict: 'pending', approvalName: 'a', expiresAt: new Date(NOW.getTime() + 60_000).toISOString(), message: 'm' },
+      gate: {
+        verdict: 'pending',
+        approvalName: 'a',
+        expiresAt: new Date(NOW.getTime() + 60_000).toISOString(),
+        message: 'm',
+      },
     },
-    { writes: '-', phase: 'AwaitingApproval', conditions: 'Approved=Unknown/AwaitingApproval', requeue: 'yes' },
+    {
+      writes: '-',
+      phase: 'AwaitingApproval',
+      conditions: 'Approved=Unknown/AwaitingApproval',
+      requeue: 'yes',
+    },
   ],
   [
     'critical, approved: policy and pod',
@@ -185,7 +240,13 @@ const rows: Row[] = [
     'critical, expired: Expired, no pod',
     {
       risk: CRITICAL,
-      gate: { verdict: 'denied', approvalName: 'a', phase: 'Expired', reason: 'ApprovalExpired', message: 'm' },
+      gate: {
+        verdict: 'denied',
+        approvalName: 'a',
+        phase: 'Expired',
+        reason: 'ApprovalExpired',
+        message: 'm',
+      },
     },
     { writes: '-', phase: 'Expired', reason: 'ApprovalExpired' },
   ],
@@ -203,11 +264,19 @@ const rows: Row[] = [
   [
     'pod runs: Running',
     { pod: pod({ state: 'running' }), policy: policy() },
-    { writes: '-', phase: 'Running', conditions: 'SandboxCreated=True/PodCreated SandboxReady=True/PodRunning', requeue: 'yes' },
+    {
+      writes: '-',
+      phase: 'Running',
+      conditions: 'SandboxCreated=True/PodCreated SandboxReady=True/PodRunning',
+      requeue: 'yes',
+    },
   ],
   [
     'pod pending briefly: nothing written yet',
-    { pod: pod({ state: 'pending', reason: 'PodPending', message: 'm', stuck: false }, ago(500)), policy: policy() },
+    {
+      pod: pod({ state: 'pending', reason: 'PodPending', message: 'm', stuck: false }, ago(500)),
+      policy: policy(),
+    },
     { writes: '-', phase: '-', requeue: 'yes' },
   ],
   [
@@ -220,7 +289,10 @@ const rows: Row[] = [
   ],
   [
     'unschedulable pod: reported at once, with a Warning',
-    { pod: pod({ state: 'pending', reason: 'Unschedulable', message: 'm', stuck: true }, ago(100)), policy: policy() },
+    {
+      pod: pod({ state: 'pending', reason: 'Unschedulable', message: 'm', stuck: true }, ago(100)),
+      policy: policy(),
+    },
     { phase: 'Pending', conditions: 'SandboxReady=False/Unschedulable', warning: 'Unschedulable' },
   ],
   [
@@ -236,7 +308,11 @@ const rows: Row[] = [
     { pod: pod({ state: 'running' }, ago(91_000)), policy: policy() },
     { writes: 'deletePod', phase: 'TimedOut' },
   ],
-  ['pod succeeded: read the result', { pod: pod({ state: 'succeeded' }), policy: policy() }, { collect: 'yes' }],
+  [
+    'pod succeeded: read the result',
+    { pod: pod({ state: 'succeeded' }), policy: policy() },
+    { collect: 'yes' },
+  ],
   [
     'pod failed with a runner report: Failed with its reason',
     { pod: pod({ state: 'failed', reason: 'BudgetExceeded', message: 'm' }), policy: policy() },
@@ -260,10 +336,19 @@ const rows: Row[] = [
   [
     'spec edited after start: SpecApplied=False once, pod keeps running',
     { pod: pod({ state: 'running' }, ago(1000), 'sha256:old'), policy: policy() },
-    { writes: '-', conditions: 'SpecApplied=False/SpecChangedAfterStart SandboxCreated=True/PodCreated SandboxReady=True/PodRunning', warning: 'SpecChangedAfterStart' },
+    {
+      writes: '-',
+      conditions:
+        'SpecApplied=False/SpecChangedAfterStart SandboxCreated=True/PodCreated SandboxReady=True/PodRunning',
+      warning: 'SpecChangedAfterStart',
+    },
   ],
   // --- finished
-  ['finished without TTL: nothing', { task: task({ phase: 'Succeeded', completionTime: ago(1000) }) }, { writes: '-', requeue: '-' }],
+  [
+    'finished without TTL: nothing',
+    { task: task({ phase: 'Succeeded', completionTime: ago(1000) }) },
+    { writes: '-', requeue: '-' },
+  ],
   [
     'finished, TTL not yet passed: look again later',
     { task: task({ phase: 'Failed', completionTime: ago(1000) }, { ttlSecondsAfterFinished: 60 }) },
@@ -303,7 +388,10 @@ describe('decideTask', () => {
   test('an unscheduled pod that times out says why in the message', () => {
     const d = decideTask(
       observe({
-        pod: pod({ state: 'pending', reason: 'Unschedulable', message: '0/1 nodes', stuck: true }, ago(95_000)),
+        pod: pod(
+          { state: 'pending', reason: 'Unschedulable', message: '0/1 nodes', stuck: true },
+          ago(95_000),
+        ),
         policy: policy(),
       }),
     );

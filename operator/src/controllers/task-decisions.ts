@@ -144,7 +144,11 @@ export function afterFinish(task: AgentTask, now: Date): TaskDecision {
 function heldByOthers(o: TaskObservation): TaskDecision | undefined {
   for (const child of [o.pod, o.policy]) {
     if (child.kind === 'foreign') {
-      return block(o, 'NameConflict', `${child.name} exists and is not this task's (owner: ${child.owner}); delete it or rename the task`);
+      return block(
+        o,
+        'NameConflict',
+        `${child.name} exists and is not this task's (owner: ${child.owner}); delete it or rename the task`,
+      );
     }
   }
   for (const child of [o.pod, o.policy]) {
@@ -162,13 +166,18 @@ function heldByOthers(o: TaskObservation): TaskDecision | undefined {
 /** Keeps the NetworkPolicy in place under a pod: recreate it if it vanished, restore it if edited. */
 function policyRepairs(o: TaskObservation): SandboxWrite[] {
   if (o.policy.kind === 'absent') return o.policy.expected ? [] : ['createPolicy'];
-  if (o.policy.kind === 'ours' && o.policy.facts.drifted && !o.policy.facts.deleting) return ['restorePolicy'];
+  if (o.policy.kind === 'ours' && o.policy.facts.drifted && !o.policy.facts.deleting)
+    return ['restorePolicy'];
   return [];
 }
 
-function specDrift(o: TaskObservation, pod: PodFacts): Pick<TaskDecision, 'warning'> & { conditions: ConditionInput[] } {
+function specDrift(
+  o: TaskObservation,
+  pod: PodFacts,
+): Pick<TaskDecision, 'warning'> & { conditions: ConditionInput[] } {
   if (!pod.ranDigest || pod.ranDigest === o.digest) return { conditions: [] };
-  if (findCondition(o.task.status?.conditions, CONDITION.SpecApplied)?.status === 'False') return { conditions: [] };
+  if (findCondition(o.task.status?.conditions, CONDITION.SpecApplied)?.status === 'False')
+    return { conditions: [] };
   const message = `the spec changed after the pod started (pod runs ${pod.ranDigest}); the task is not re-run: create a new AgentTask`;
   return {
     conditions: [condition('SpecApplied', 'False', 'SpecChangedAfterStart', message)],
@@ -204,7 +213,11 @@ function trackPod(o: TaskObservation, pod: PodFacts): TaskDecision {
       },
     };
   }
-  const base = { podName: pod.name, startTime: o.task.status?.startTime ?? new Date(created).toISOString(), risk: o.risk };
+  const base = {
+    podName: pod.name,
+    startTime: o.task.status?.startTime ?? new Date(created).toISOString(),
+    risk: o.risk,
+  };
   if (outcome.state === 'running') {
     return {
       writes,
@@ -213,7 +226,12 @@ function trackPod(o: TaskObservation, pod: PodFacts): TaskDecision {
         conditions: [
           ...drift.conditions,
           ...unblocked(o.task),
-          condition('SandboxCreated', 'True', 'PodCreated', `pod ${pod.name} created behind NetworkPolicy ${pod.name}`),
+          condition(
+            'SandboxCreated',
+            'True',
+            'PodCreated',
+            `pod ${pod.name} created behind NetworkPolicy ${pod.name}`,
+          ),
           condition('SandboxReady', 'True', 'PodRunning', `pod ${pod.name} runs`),
         ],
       },
@@ -238,7 +256,9 @@ function trackPod(o: TaskObservation, pod: PodFacts): TaskDecision {
       changes: { ...base, phase: 'Pending' },
       conditions: [...drift.conditions, condition('SandboxReady', 'False', outcome.reason, outcome.message)],
     },
-    ...(outcome.stuck ? { warning: { reason: outcome.reason, message: `pod ${pod.name}: ${outcome.message}` } } : {}),
+    ...(outcome.stuck
+      ? { warning: { reason: outcome.reason, message: `pod ${pod.name}: ${outcome.message}` } }
+      : {}),
     ...(drift.warning && !outcome.stuck ? { warning: drift.warning } : {}),
     requeueAfterMs: left,
   };
@@ -250,13 +270,19 @@ function startSandbox(o: TaskObservation): TaskDecision {
   if (task.status?.podName) {
     return {
       writes: [],
-      finish: { phase: 'Failed', reason: 'PodDeleted', message: `pod ${task.status.podName} disappeared before it finished` },
+      finish: {
+        phase: 'Failed',
+        reason: 'PodDeleted',
+        message: `pod ${task.status.podName} disappeared before it finished`,
+      },
     };
   }
   if (o.risk.level === 'critical' && !o.gate) {
     // Fail closed: a critical task never gets a pod without a verdict (the gate is not asked while the
     // audit log is down).
-    return o.audit.ok ? { writes: [], requeueAfterMs: o.timing.blockedRetryMs } : block(o, 'AuditUnavailable', o.audit.message);
+    return o.audit.ok
+      ? { writes: [], requeueAfterMs: o.timing.blockedRetryMs }
+      : block(o, 'AuditUnavailable', o.audit.message);
   }
   const approved: ConditionInput[] = [];
   if (o.gate) {
@@ -277,7 +303,12 @@ function startSandbox(o: TaskObservation): TaskDecision {
       case 'denied':
         return {
           writes: [],
-          finish: { phase: o.gate.phase, reason: o.gate.reason, message: o.gate.message, changes: { risk: o.risk } },
+          finish: {
+            phase: o.gate.phase,
+            reason: o.gate.reason,
+            message: o.gate.message,
+            changes: { risk: o.risk },
+          },
         };
       case 'approved':
         approved.push(condition('Approved', 'True', 'Approved', o.gate.message));
@@ -290,7 +321,10 @@ function startSandbox(o: TaskObservation): TaskDecision {
       writes: [],
       status: {
         changes: { phase: 'Pending', risk: o.risk },
-        conditions: [...approved, condition('RuntimeClassAvailable', 'False', o.runtimeClass.reason, o.runtimeClass.message)],
+        conditions: [
+          ...approved,
+          condition('RuntimeClassAvailable', 'False', o.runtimeClass.reason, o.runtimeClass.message),
+        ],
       },
       ...(changed ? { warning: { reason: o.runtimeClass.reason, message: o.runtimeClass.message } } : {}),
       requeueAfterMs: o.timing.runtimeClassRetryMs,
@@ -308,8 +342,18 @@ function startSandbox(o: TaskObservation): TaskDecision {
       conditions: [
         ...approved,
         ...unblocked(task),
-        condition('RuntimeClassAvailable', 'True', 'RuntimeClassFound', `RuntimeClass ${task.spec.runtimeClassName} uses handler ${o.runtimeClass.handler}`),
-        condition('SandboxCreated', 'True', 'PodCreated', `pod ${podName} created behind NetworkPolicy ${podName}`),
+        condition(
+          'RuntimeClassAvailable',
+          'True',
+          'RuntimeClassFound',
+          `RuntimeClass ${task.spec.runtimeClassName} uses handler ${o.runtimeClass.handler}`,
+        ),
+        condition(
+          'SandboxCreated',
+          'True',
+          'PodCreated',
+          `pod ${podName} created behind NetworkPolicy ${podName}`,
+        ),
         condition('SandboxReady', 'False', 'PodPending', `pod ${podName} was just created`),
       ],
     },

@@ -3,7 +3,7 @@
  * client (k8s/rest.ts) with keep-alive connections, and every write counted
  * (closedpaw_api_writes_total) so the benchmark can report writes per task.
  */
-import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Counter } from 'prom-client';
 import type { AgentTaskStatus } from '../api/agenttask.ts';
 import type { ApprovalSpec, ApprovalStatus } from '../api/approval.ts';
@@ -107,6 +107,10 @@ export class ClusterClient {
     return await this.rest.request(policyPath(namespace, name), signal ? { signal } : {});
   }
 
+  async readService(namespace: string, name: string, signal?: AbortSignal): Promise<V1Service> {
+    return await this.rest.request(corePath(namespace, 'services', name), signal ? { signal } : {});
+  }
+
   async createPod(pod: V1Pod, signal?: AbortSignal): Promise<V1Pod> {
     return await this.write('create', 'pods', corePath(pod.metadata!.namespace!, 'pods'), pod, { signal });
   }
@@ -176,7 +180,11 @@ export class ClusterClient {
    * Writes an Approval's status only if the object is still the one that was read (resourceVersion
    * precondition): a concurrent decision makes this a 409 Conflict instead of being overwritten.
    */
-  async patchApprovalStatus(approval: Approval, status: ApprovalStatus, signal?: AbortSignal): Promise<Approval> {
+  async patchApprovalStatus(
+    approval: Approval,
+    status: ApprovalStatus,
+    signal?: AbortSignal,
+  ): Promise<Approval> {
     const path = customPath(approval.metadata.namespace!, APPROVAL.plural, approval.metadata.name!, 'status');
     const body = { metadata: { resourceVersion: approval.metadata.resourceVersion }, status };
     return await this.write('patch', 'approvals/status', path, body, { contentType: MERGE_PATCH, signal });

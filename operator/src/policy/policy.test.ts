@@ -50,7 +50,7 @@ describe('spec digest', () => {
   test('canonical JSON sorts keys', () => {
     assert.match(
       canonicalSpecJson(spec()),
-      /^\{"approval":"auto","model":"m","prompt":"p","resources":\{"cpu"/,
+      /^\{"approval":"auto","budget":\{"bytes":\d+,"modelCalls":\d+,"tokens":\d+\},"model":"m","prompt":"p","resources":\{"cpu"/,
     );
   });
 });

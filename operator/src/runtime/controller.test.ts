@@ -26,7 +26,11 @@ interface LogLine {
 
 function setup(
   reconcile: Reconciler,
-  opts: { workers?: number; maxAttempts?: number; hooks?: ConstructorParameters<typeof Controller>[0]['hooks'] } = {},
+  opts: {
+    workers?: number;
+    maxAttempts?: number;
+    hooks?: ConstructorParameters<typeof Controller>[0]['hooks'];
+  } = {},
 ) {
   const registry = new Registry();
   const metrics = createRuntimeMetrics(registry);
@@ -279,7 +283,10 @@ describe('Controller', () => {
     const script = scripted([new Error('api down'), new ReportedError('quota exceeded'), {}]);
     const reported: string[] = [];
     const { controller, queue } = setup(script.reconcile, {
-      hooks: { reportError: async (_key, error, attempt) => void reported.push(`${attempt}:${(error as Error).message}`) },
+      hooks: {
+        reportError: async (_key, error, attempt) =>
+          void reported.push(`${attempt}:${(error as Error).message}`),
+      },
     });
     await controller.start();
     controller.enqueue('ns/t');
@@ -298,7 +305,9 @@ describe('Controller', () => {
     const reconcile: Reconciler = async (_key, ctx) => {
       seen = ctx;
       started();
-      await new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+      await new Promise((_resolve, reject) =>
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+      );
       return {};
     };
     const { controller, total } = setup(reconcile);

@@ -51,7 +51,11 @@ export const controllerUid = (obj: {
 export type Ownership = 'ours' | 'previousTask' | 'foreign';
 
 export function ownership(
-  child: { metadata?: { ownerReferences?: Array<{ uid: string; kind?: string; name?: string; controller?: boolean }> } },
+  child: {
+    metadata?: {
+      ownerReferences?: Array<{ uid: string; kind?: string; name?: string; controller?: boolean }>;
+    };
+  },
   task: AgentTask,
 ): Ownership {
   const owner = child.metadata?.ownerReferences?.find((ref) => ref.controller);

@@ -24,23 +24,41 @@ const STUCK_REASONS = new Set([
 
 /** A condition reason must match metav1.Condition's pattern; kubelet reasons do, anything else is mapped. */
 const conditionSafe = (reason: string | undefined) =>
-  reason && /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/.test(reason) && reason.length <= 64 ? reason : undefined;
+  reason && /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/.test(reason) && reason.length <= 64
+    ? reason
+    : undefined;
 
 function pendingOutcome(pod: V1Pod): Extract<PodOutcome, { state: 'pending' }> {
   const unschedulable = pod.status?.conditions?.find(
     (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
   );
   if (unschedulable) {
-    return { state: 'pending', reason: 'Unschedulable', message: unschedulable.message ?? 'no node fits the pod', stuck: true };
+    return {
+      state: 'pending',
+      reason: 'Unschedulable',
+      message: unschedulable.message ?? 'no node fits the pod',
+      stuck: true,
+    };
   }
   const agent = pod.status?.containerStatuses?.find((c) => c.name === AGENT_CONTAINER);
-  const waiting = agent?.state?.waiting ?? pod.status?.initContainerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+  const waiting =
+    agent?.state?.waiting ?? pod.status?.initContainerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
   const reason = conditionSafe(waiting?.reason);
   if (reason) {
-    return { state: 'pending', reason, message: waiting?.message ?? reason, stuck: STUCK_REASONS.has(reason) };
+    return {
+      state: 'pending',
+      reason,
+      message: waiting?.message ?? reason,
+      stuck: STUCK_REASONS.has(reason),
+    };
   }
   const where = pod.spec?.nodeName ? `on node ${pod.spec.nodeName}` : 'not scheduled yet';
-  return { state: 'pending', reason: 'PodPending', message: `the sandbox pod is pending (${where})`, stuck: false };
+  return {
+    state: 'pending',
+    reason: 'PodPending',
+    message: `the sandbox pod is pending (${where})`,
+    stuck: false,
+  };
 }
 
 /** The runner's own report, when the terminated container left one on the termination log. */

@@ -3,10 +3,16 @@
  * list lives; pod.test.ts checks it field by field.
  */
 import type { V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
+import { POD_PATHS, RUNNER_ENV } from '../api/agent-protocol.ts';
 import type { AgentTask } from '../api/types.ts';
 import { canonicalSpecJson, specDigest } from '../policy/digest.ts';
-import { POD_PATHS, RUNNER_ENV } from '../api/agent-protocol.ts';
-import { ANNOTATION_GATEWAY_TOKEN, ANNOTATION_TASK_SPEC, childLabels, controllerReference, podName } from './names.ts';
+import {
+  ANNOTATION_GATEWAY_TOKEN,
+  ANNOTATION_TASK_SPEC,
+  childLabels,
+  controllerReference,
+  podName,
+} from './names.ts';
 
 export const ANNOTATION_SPEC_DIGEST = 'closedpaw.dev/spec-digest';
 export const AGENT_CONTAINER = 'agent';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
 import { agentTaskSpecSchema } from '../api/agenttask.ts';
 import type { AgentTask } from '../api/types.ts';
 import { specDigest } from '../policy/digest.ts';
 import { FINALIZER } from './names.ts';
-import type { V1Pod } from '@kubernetes/client-node';
 import { buildNetworkPolicy, samePolicySpec } from './network-policy.ts';
 import { ANNOTATION_SPEC_DIGEST, buildPod } from './pod.ts';
 import { podOutcome } from './pod-outcome.ts';
@@ -154,7 +154,9 @@ describe('podOutcome', () => {
       {
         status: {
           phase: 'Pending',
-          conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes' }],
+          conditions: [
+            { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes' },
+          ],
         },
       },
       { state: 'pending', reason: 'Unschedulable', message: '0/1 nodes', stuck: true },
@@ -165,7 +167,9 @@ describe('podOutcome', () => {
         spec: { nodeName: 'n', containers: [] },
         status: {
           phase: 'Pending',
-          containerStatuses: [agent({ waiting: { reason: 'ImagePullBackOff', message: 'back-off pulling' } })],
+          containerStatuses: [
+            agent({ waiting: { reason: 'ImagePullBackOff', message: 'back-off pulling' } }),
+          ],
         },
       },
       { state: 'pending', reason: 'ImagePullBackOff', message: 'back-off pulling', stuck: true },
@@ -173,7 +177,10 @@ describe('podOutcome', () => {
     [
       'a container being created is pending, not stuck',
       {
-        status: { phase: 'Pending', containerStatuses: [agent({ waiting: { reason: 'ContainerCreating' } })] },
+        status: {
+          phase: 'Pending',
+          containerStatuses: [agent({ waiting: { reason: 'ContainerCreating' } })],
+        },
       },
       { state: 'pending', reason: 'ContainerCreating', stuck: false },
     ],
@@ -206,7 +213,9 @@ describe('podOutcome', () => {
         status: {
           phase: 'Failed',
           containerStatuses: [
-            agent({ terminated: { exitCode: 1, message: JSON.stringify({ reason: 'Approved', message: 'x' }) } }),
+            agent({
+              terminated: { exitCode: 1, message: JSON.stringify({ reason: 'Approved', message: 'x' }) },
+            }),
           ],
         },
       },
@@ -222,7 +231,10 @@ describe('podOutcome', () => {
 
   test('without a report, the exit code and message are kept', () => {
     const failed = podOutcome({
-      status: { phase: 'Failed', containerStatuses: [agent({ terminated: { exitCode: 7, reason: 'Error' } })] },
+      status: {
+        phase: 'Failed',
+        containerStatuses: [agent({ terminated: { exitCode: 7, reason: 'Error' } })],
+      },
     });
     assert.equal(failed.state, 'failed');
     assert.match(failed.state === 'failed' ? failed.message : '', /exit code 7 \(Error\)/);

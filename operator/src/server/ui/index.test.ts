@@ -4,19 +4,24 @@
  * UI, the JSON API and its validation, and static serving.
  */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApiException } from '@kubernetes/client-node';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { AgentTask, Approval } from '../../api/types.ts';
+import { specDigest } from '../../policy/digest.ts';
+import { rateRisk } from '../../policy/risk.ts';
 import type { KubeObject } from '../../runtime/informer.ts';
-import { createUiApp, startUiServer, type UiDeps, uiUrl } from './index.ts';
-import { AuthThrottle, CONTENT_SECURITY_POLICY } from './security.ts';
+import { createUiApp, NO_ACCESS, startUiServer, type UiDeps, uiUrl } from './index.ts';
+import { CONTENT_SECURITY_POLICY } from './security.ts';
 import {
   approvalFixture,
   capturedLogger,
   FakeInformer,
+  fakeAccess,
   fakeStaticDir,
   HOST,
   NS,
@@ -25,6 +30,7 @@ import {
   TOKEN,
   taskFixture,
 } from './testkit.ts';
+import { rotateTokenFile, tokenFile, writeTokenFile } from './token.ts';
 import type { ApprovalView, StreamEvent } from './view.ts';
 
 type Decision = { verdict: 'Approved' | 'Denied'; reason?: string };
@@ -36,6 +42,7 @@ interface Harness {
   decisions: Array<{ namespace: string; name: string; decision: Decision }>;
   logs: () => string;
   logins: Array<[boolean, string]>;
+  access: ReturnType<typeof fakeAccess>;
 }
 
 let staticDir = '';
@@ -50,9 +57,12 @@ function harness(overrides: Partial<UiDeps> = {}): Harness {
   const decisions: Harness['decisions'] = [];
   const logins: Harness['logins'] = [];
   const { logger, text } = capturedLogger();
+  const access = fakeAccess();
   const app = createUiApp({
     approvals,
     tasks,
+    access,
+    ttlSeconds: 1800,
     async decide(namespace, name, decision) {
       decisions.push({ namespace, name, decision });
       const current = approvals.get(`${namespace}/${name}`)!;
@@ -67,7 +77,7 @@ function harness(overrides: Partial<UiDeps> = {}): Harness {
     onLogin: (ok, remote) => logins.push([ok, remote]),
     ...overrides,
   });
-  return { app, approvals, tasks, decisions, logs: text, logins };
+  return { app, approvals, tasks, decisions, logs: text, logins, access };
 }
 
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -96,6 +106,17 @@ function seed(h: Harness, name = 'risky'): { task: AgentTask; approval: Approval
 }
 
 const decisionUrl = (a: Approval) => `/api/approvals/${NS}/${a.metadata.name}/decision`;
+
+/** A decision as the page sends it: with the digest of the task it displayed. */
+const body = (
+  a: Approval,
+  verdict: 'Approved' | 'Denied' = 'Approved',
+  extra: Record<string, unknown> = {},
+) => ({
+  verdict,
+  taskDigest: a.spec.taskDigest,
+  ...extra,
+});
 
 describe('Host allowlist (DNS rebinding)', () => {
   test('a foreign or missing Host is 403 on every path, token or not', async () => {
@@ -181,7 +202,7 @@ describe('authentication', () => {
     const h = harness();
     const res = await get(h, '/api/whoami');
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json(), { approver: 'alice', readOnly: false });
+    assert.deepEqual(res.json(), { approver: 'alice', groups: [], readOnly: false });
     assert.deepEqual(h.logins, [[true, '127.0.0.1']]);
   });
 
@@ -205,10 +226,23 @@ describe('authentication', () => {
     assert.equal(h.decisions.length, 0);
   });
 
-  test('repeated bad tokens are throttled (429), a correct token included, loopback too', async () => {
+  test('40+ wrong tokens from this client, then the right one → 200 (never locked out)', async () => {
+    const h = harness();
+    const codes = new Set<number>();
+    for (let i = 0; i < 45; i++) {
+      codes.add((await get(h, '/api/whoami', { authorization: `Bearer wrong-${i}` })).statusCode);
+    }
+    assert.deepEqual([...codes].sort(), [401, 429], 'failures are answered, then throttled');
+    const right = await get(h, '/api/whoami');
+    assert.equal(right.statusCode, 200, right.body);
+    assert.equal(right.json().approver, 'alice');
+  });
+
+  test('once throttled, a wrong token gets 429 (with Retry-After) while the right one still gets 200', async () => {
     const h = harness({
       authLimits: {
-        perAddress: { burst: 5, refillPerSecond: 0.001 },
+        perClient: { burst: 5, refillPerSecond: 0.001 },
+        perConnection: { burst: 100, refillPerSecond: 1 },
         global: { burst: 100, refillPerSecond: 1 },
       },
     });
@@ -218,21 +252,27 @@ describe('authentication', () => {
     const limited = await get(h, '/api/whoami', { authorization: 'Bearer wrong-again' });
     assert.equal(limited.statusCode, 429);
     assert.ok(Number(limited.headers['retry-after']) >= 1);
-    assert.equal((await get(h, '/api/whoami')).statusCode, 429, 'no guessing through a throttle');
-    // Another address is not affected by this one's bucket.
-    const other = await h.app.inject({
-      method: 'GET',
-      url: '/api/whoami',
-      headers: { host: HOST, ...auth },
-      remoteAddress: '127.0.0.2',
-    });
-    assert.equal(other.statusCode, 200);
+    assert.equal((await get(h, '/api/whoami')).statusCode, 200);
+    assert.equal((await get(h, '/api/approvals')).statusCode, 200);
+    // Throttled attempts are not audited one by one (no audit flood).
+    assert.equal(h.logins.filter(([ok]) => !ok).length, 5);
+    // Another client is not affected by this one's bucket; IPv4-mapped IPv6 is the same client.
+    const from = (remoteAddress: string, authorization: string) =>
+      h.app.inject({
+        method: 'GET',
+        url: '/api/whoami',
+        headers: { host: HOST, authorization },
+        remoteAddress,
+      });
+    assert.equal((await from('127.0.0.2', 'Bearer nope')).statusCode, 401);
+    assert.equal((await from('::ffff:127.0.0.1', 'Bearer nope')).statusCode, 429);
   });
 
-  test('the global bucket throttles failures spread over many addresses', async () => {
+  test('an exhausted global bucket throttles failures everywhere, never the right token', async () => {
     const h = harness({
       authLimits: {
-        perAddress: { burst: 100, refillPerSecond: 1 },
+        perClient: { burst: 100, refillPerSecond: 1 },
+        perConnection: { burst: 100, refillPerSecond: 1 },
         global: { burst: 4, refillPerSecond: 0.001 },
       },
     });
@@ -245,21 +285,8 @@ describe('authentication', () => {
       });
     for (let i = 0; i < 4; i++) assert.equal((await attempt(i, `bad-${i}`)).statusCode, 401);
     assert.equal((await attempt(10, 'bad-x')).statusCode, 429);
-  });
-
-  test('AuthThrottle refills over time', () => {
-    let t = 0;
-    const throttle = new AuthThrottle(
-      { perAddress: { burst: 2, refillPerSecond: 1 }, global: { burst: 10, refillPerSecond: 1 } },
-      () => t,
-    );
-    throttle.fail('a');
-    throttle.fail('a');
-    assert.equal(throttle.blocked('a'), true);
-    assert.equal(throttle.retryAfterSeconds('a'), 1);
-    t += 1000;
-    assert.equal(throttle.blocked('a'), false);
-    assert.equal(throttle.blocked('b'), false);
+    assert.equal((await attempt(10, TOKEN)).statusCode, 200);
+    assert.equal((await attempt(20, TOKEN)).statusCode, 200);
   });
 });
 
@@ -423,17 +450,14 @@ describe('API', () => {
 describe('POST decision', () => {
   let h: Harness;
   let approval: Approval;
+  let task: AgentTask;
   beforeEach(() => {
     h = harness();
-    ({ approval } = seed(h));
+    ({ approval, task } = seed(h));
   });
 
   test('Approved with a reason: written through decide(), the new state returned', async () => {
-    const res = await post(h, decisionUrl(approval), {
-      verdict: 'Approved',
-      reason: 'looked at it',
-      taskDigest: approval.spec.taskDigest,
-    });
+    const res = await post(h, decisionUrl(approval), body(approval, 'Approved', { reason: 'looked at it' }));
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(h.decisions, [
       {
@@ -450,20 +474,23 @@ describe('POST decision', () => {
   });
 
   test('Denied without a reason', async () => {
-    const res = await post(h, decisionUrl(approval), { verdict: 'Denied' });
+    const res = await post(h, decisionUrl(approval), body(approval, 'Denied'));
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(h.decisions[0]?.decision, { verdict: 'Denied' });
   });
 
-  test('bad input is 400 with a clear message', async () => {
+  test('bad input is 400 with a clear message; taskDigest is required', async () => {
+    const digest = approval.spec.taskDigest;
     const cases: Array<[unknown, RegExp]> = [
-      [{ verdict: 'Maybe' }, /verdict must be "Approved" or "Denied"/],
-      [{}, /verdict/],
-      [{ verdict: 'Approved', reason: 'x'.repeat(1025) }, /reason must be at most 1024 characters/],
-      [{ verdict: 'Approved', reason: 42 }, /reason must be a string/],
-      [{ verdict: 'Approved', reason: 'a\u0000b' }, /control characters/],
-      [{ verdict: 'Approved', decidedBy: 'mallory' }, /decidedBy/],
-      [{ verdict: 'Approved', taskDigest: 'sha256:nope' }, /taskDigest/],
+      [{ verdict: 'Maybe', taskDigest: digest }, /verdict must be "Approved" or "Denied"/],
+      [{ taskDigest: digest }, /verdict/],
+      [{ verdict: 'Approved' }, /taskDigest is required: the digest of the task you reviewed/],
+      [{ verdict: 'Denied', reason: 'no' }, /taskDigest is required/],
+      [{ verdict: 'Approved', taskDigest: digest, reason: 'x'.repeat(1025) }, /at most 1024 characters/],
+      [{ verdict: 'Approved', taskDigest: digest, reason: 42 }, /reason must be a string/],
+      [{ verdict: 'Approved', taskDigest: digest, reason: 'a\u0000b' }, /control characters/],
+      [{ verdict: 'Approved', taskDigest: digest, decidedBy: 'mallory' }, /decidedBy/],
+      [{ verdict: 'Approved', taskDigest: 'sha256:nope' }, /taskDigest must be sha256:<64 hex>/],
       ['{not json', /JSON/i],
     ];
     for (const [payload, message] of cases) {
@@ -474,7 +501,23 @@ describe('POST decision', () => {
     assert.equal(h.decisions.length, 0);
   });
 
-  test('409 when already decided, no longer Pending, expired, or bound to another digest', async () => {
+  test('409 when the posted digest is not the current task digest (the page showed something else)', async () => {
+    for (const verdict of ['Approved', 'Denied'] as const) {
+      const res = await post(h, decisionUrl(approval), {
+        verdict,
+        taskDigest: `sha256:${'0'.repeat(64)}`,
+      });
+      assert.equal(res.statusCode, 409, verdict);
+      assert.match(
+        res.json().error,
+        /the page showed task risky with digest sha256:0+, but it is now sha256:/,
+      );
+      assert.match(res.json().error, /reload the approval, review it again/);
+    }
+    assert.equal(h.decisions.length, 0);
+  });
+
+  test('409 when already decided, no longer Pending, or expired', async () => {
     const variants: Array<[Partial<Approval>, RegExp]> = [
       [
         { spec: { ...approval.spec, decision: { verdict: 'Denied', decidedBy: 'bob' } } },
@@ -482,31 +525,81 @@ describe('POST decision', () => {
       ],
       [{ status: { state: 'Expired' } }, /is Expired/],
       [{ status: { state: 'Superseded' } }, /is Superseded/],
-      [{ spec: { ...approval.spec, expiresAt: new Date(Date.now() - 1000).toISOString() } }, /expired/],
+      [{ spec: { ...approval.spec, expiresAt: new Date(Date.now() - 1000).toISOString() } }, /expired at/],
     ];
     for (const [patch, message] of variants) {
       h.approvals.set({ ...approval, ...patch } as Approval & KubeObject);
-      const res = await post(h, decisionUrl(approval), { verdict: 'Approved' });
+      const res = await post(h, decisionUrl(approval), body(approval));
       assert.equal(res.statusCode, 409, String(message));
       assert.match(res.json().error, message);
     }
-    h.approvals.set(approval as Approval & KubeObject);
-    const other = await post(h, decisionUrl(approval), {
-      verdict: 'Approved',
-      taskDigest: `sha256:${'0'.repeat(64)}`,
-    });
-    assert.equal(other.statusCode, 409);
-    assert.match(other.json().error, /not the sha256:0+ you reviewed/);
     assert.equal(h.decisions.length, 0);
   });
 
-  test('a changed task cannot be approved (it can still be denied)', async () => {
-    const task = h.tasks.get(`${NS}/risky`)!;
-    h.tasks.set({ ...task, spec: { ...task.spec, tools: ['shell', 'fs.write'] } });
-    const res = await post(h, decisionUrl(approval), { verdict: 'Approved' });
+  test('expiry is capped at creation + TTL: a far-future expiresAt does not keep an approval open', async () => {
+    const created = new Date(Date.now() - 1801_000);
+    h.approvals.set({
+      ...approval,
+      metadata: { ...approval.metadata, creationTimestamp: created },
+      spec: { ...approval.spec, expiresAt: '2099-01-01T00:00:00.000Z' },
+    } as Approval & KubeObject);
+    const view = (await get(h, `/api/approvals/${NS}/${approval.metadata.name}`)).json() as ApprovalView;
+    assert.equal(view.expiresAt, new Date(created.getTime() + 1800_000).toISOString());
+    assert.equal(view.requestedExpiresAt, '2099-01-01T00:00:00.000Z');
+    assert.equal(view.decidable, false);
+    assert.equal(view.blocker?.code, 'expired');
+    const res = await post(h, decisionUrl(approval), body(approval));
     assert.equal(res.statusCode, 409);
-    assert.match(res.json().error, /changed after approval/);
-    assert.equal((await post(h, decisionUrl(approval), { verdict: 'Denied' })).statusCode, 200);
+    assert.match(res.json().error, /expired at .*counts as a denial/);
+    assert.equal(h.decisions.length, 0);
+  });
+
+  test('a changed task can be neither approved nor denied here: 409, the operator asks again', async () => {
+    const changed = { ...task, spec: { ...task.spec, tools: ['shell', 'fs.write'] } } as AgentTask;
+    h.tasks.set(changed as AgentTask & KubeObject);
+    for (const verdict of ['Approved', 'Denied'] as const) {
+      // Even posting the digest of the task as it is now: the approval is bound to the old one.
+      const res = await post(h, decisionUrl(approval), { verdict, taskDigest: specDigest(changed.spec) });
+      assert.equal(res.statusCode, 409, verdict);
+      assert.match(res.json().error, /changed after approval .* was requested .*requests a new approval/);
+    }
+    assert.equal(h.decisions.length, 0);
+  });
+
+  test('409 when the task cannot be read, or is not the task the approval was made for', async () => {
+    const variants: Array<[string, () => void, RegExp]> = [
+      ['task gone', () => h.tasks.remove(task as AgentTask & KubeObject), /task risky cannot be read/],
+      [
+        'task re-created (new uid)',
+        () => h.tasks.set(taskFixture('risky', {}, 'uid-other') as AgentTask & KubeObject),
+        /was not made for the current task risky/,
+      ],
+      [
+        'approval not owned by the task (taskRef copied)',
+        () =>
+          h.approvals.set({
+            ...approval,
+            metadata: { ...approval.metadata, ownerReferences: [] },
+          } as Approval & KubeObject),
+        /was not made for the current task risky .*owner none/,
+      ],
+    ];
+    for (const [what, arrange, message] of variants) {
+      h = harness();
+      ({ approval, task } = seed(h));
+      arrange();
+      for (const verdict of ['Approved', 'Denied'] as const) {
+        const res = await post(h, decisionUrl(approval), body(approval, verdict));
+        assert.equal(res.statusCode, 409, `${what} ${verdict}`);
+        assert.match(res.json().error, message, what);
+      }
+      const view = (await get(h, `/api/approvals/${NS}/${approval.metadata.name}`)).json() as ApprovalView;
+      assert.equal(view.decidable, false, what);
+      assert.match(view.blocker?.message ?? '', message, what);
+      assert.equal(view.risk.level, 'unknown', `${what}: no task, no recomputed risk`);
+      assert.equal(view.task, undefined, what);
+      assert.equal(h.decisions.length, 0, what);
+    }
   });
 
   test("the API server's refusal is passed through", async () => {
@@ -523,21 +616,109 @@ describe('POST decision', () => {
       },
     });
     const { approval: a } = seed(refusing);
-    const res = await post(refusing, decisionUrl(a), { verdict: 'Approved' });
+    const res = await post(refusing, decisionUrl(a), body(a));
     assert.equal(res.statusCode, 403);
     assert.deepEqual(res.json(), { error: message, source: 'apiserver' });
   });
 
-  test('read-only without an approver identity', async () => {
-    const ro = harness({ approver: undefined });
+  test('read-only without an approver identity: shows nothing, decides nothing', async () => {
+    const ro = harness({ approver: undefined, access: NO_ACCESS });
     const { approval: a } = seed(ro);
     const who = (await get(ro, '/api/whoami')).json();
     assert.equal(who.readOnly, true);
     assert.match(who.hint, /CLOSEDPAW_UI_APPROVER/);
-    const res = await post(ro, decisionUrl(a), { verdict: 'Approved' });
+    assert.deepEqual((await get(ro, '/api/approvals')).json().approvals, []);
+    const res = await post(ro, decisionUrl(a), body(a));
     assert.equal(res.statusCode, 403);
     assert.match(res.json().error, /read-only/);
     assert.equal(ro.decisions.length, 0);
+  });
+});
+
+describe('risk and groups', () => {
+  test('the risk shown is recomputed from the task; the recorded one is only a labelled claim', async () => {
+    const h = harness();
+    const task = taskFixture('sneaky', { tools: ['shell', 'fs.write'] });
+    const approval = approvalFixture(task, {
+      spec: { risk: { level: 'low', reasons: ['harmless, trust me'] } },
+    });
+    h.tasks.set(task as AgentTask & KubeObject);
+    h.approvals.set(approval as Approval & KubeObject);
+    const [view] = (await get(h, '/api/approvals')).json().approvals as ApprovalView[];
+    assert.deepEqual(view?.risk, rateRisk(task.spec));
+    assert.equal(view?.risk.level, 'critical');
+    assert.deepEqual(view?.recordedRisk, { level: 'low', reasons: ['harmless, trust me'] });
+    // An approval whose record agrees with the task carries no separate claim.
+    const plain = harness();
+    seed(plain);
+    const [same] = (await get(plain, '/api/approvals')).json().approvals as ApprovalView[];
+    assert.equal(same?.recordedRisk, undefined);
+  });
+
+  test('whoami names the impersonated groups', async () => {
+    const h = harness({ approverGroups: ['closedpaw-approvers', 'oncall'] });
+    assert.deepEqual((await get(h, '/api/whoami')).json(), {
+      approver: 'alice',
+      groups: ['closedpaw-approvers', 'oncall'],
+      readOnly: false,
+    });
+  });
+});
+
+describe('reads are scoped to what the approver may read', () => {
+  function twoNamespaces(readable: string[]) {
+    const h = harness({ access: fakeAccess(readable) });
+    const mine = seed(h, 'mine');
+    const theirs = taskFixture('theirs');
+    theirs.metadata.namespace = 'team-b';
+    const theirApproval = approvalFixture(theirs);
+    theirApproval.metadata.namespace = 'team-b';
+    h.tasks.set(theirs as AgentTask & KubeObject);
+    h.approvals.set(theirApproval as Approval & KubeObject);
+    return { h, mine, theirApproval };
+  }
+
+  test('the list holds only readable namespaces; detail and decision elsewhere are 403', async () => {
+    const { h, theirApproval } = twoNamespaces([NS]);
+    const list = (await get(h, '/api/approvals')).json().approvals as ApprovalView[];
+    assert.deepEqual(
+      list.map((a) => a.namespace),
+      [NS],
+    );
+    const detail = await get(h, `/api/approvals/team-b/${theirApproval.metadata.name}`);
+    assert.equal(detail.statusCode, 403);
+    assert.match(detail.json().error, /alice may not read approvals and tasks in namespace team-b/);
+    assert.equal(detail.body.includes('theirs'), false);
+    // Same answer whether or not the approval exists there: nothing is revealed.
+    assert.equal((await get(h, '/api/approvals/team-b/nothing-here')).statusCode, 403);
+    const res = await post(
+      h,
+      `/api/approvals/team-b/${theirApproval.metadata.name}/decision`,
+      body(theirApproval),
+    );
+    assert.equal(res.statusCode, 403);
+    assert.equal(h.decisions.length, 0);
+  });
+
+  test('fail closed: an access review that throws hides the namespace', async () => {
+    const h = harness({
+      access: {
+        async canRead() {
+          throw new Error('apiserver unreachable');
+        },
+      },
+    });
+    const { approval } = seed(h);
+    assert.deepEqual((await get(h, '/api/approvals')).json().approvals, []);
+    assert.equal((await get(h, `/api/approvals/${NS}/${approval.metadata.name}`)).statusCode, 403);
+    assert.equal((await post(h, decisionUrl(approval), body(approval))).statusCode, 403);
+    assert.match(h.logs(), /access review failed: namespace treated as unreadable/);
+    assert.equal(h.decisions.length, 0);
+  });
+
+  test('construction needs an access review and a TTL', () => {
+    assert.throws(() => harness({ access: undefined as never }), /needs `access`/);
+    assert.throws(() => harness({ ttlSeconds: 0 }), /needs `ttlSeconds`/);
   });
 });
 
@@ -589,8 +770,8 @@ describe('logging', () => {
     await get(h, `/api/approvals?token=${TOKEN}`);
     await get(h, `/?token=${TOKEN}`, { host: 'evil.example' });
     await get(h, '/api/whoami', { authorization: `Bearer ${TOKEN}-not` });
-    await post(h, decisionUrl(approval), { verdict: 'Approved', reason: 'ok' });
-    await post(h, decisionUrl(approval), { verdict: 'Approved' }, { origin: 'http://evil.example' });
+    await post(h, decisionUrl(approval), body(approval, 'Approved', { reason: 'ok' }));
+    await post(h, decisionUrl(approval), body(approval), { origin: 'http://evil.example' });
     const logs = h.logs();
     assert.match(logs, /authentication failed/);
     assert.match(logs, /credential in URL/);
@@ -630,14 +811,82 @@ function raw(
   });
 }
 
+interface EventClient {
+  status: number;
+  headers: Record<string, unknown>;
+  events: StreamEvent[];
+  /** Resolves with the first event (seen or still to come) that matches. */
+  next(pred: (e: StreamEvent) => boolean): Promise<StreamEvent>;
+  /** Resolves when the server ends the stream. */
+  ended: Promise<void>;
+  close(): void;
+}
+
+/** Opens /api/events on a real socket and parses the server-sent events as they come. */
+async function openEvents(port: number, token: string): Promise<EventClient> {
+  const req = request({
+    host: '127.0.0.1',
+    port,
+    path: '/api/events',
+    headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${token}` },
+  });
+  const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    req.on('response', resolve);
+    req.on('error', reject);
+    req.end();
+  });
+  const events: StreamEvent[] = [];
+  const waiters: Array<() => void> = [];
+  let buffer = '';
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => {
+    buffer += chunk;
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = frame
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
+      if (data) events.push(JSON.parse(data) as StreamEvent);
+    }
+    for (const w of waiters.splice(0)) w();
+  });
+  const ended = new Promise<void>((resolve) => {
+    response.on('end', resolve);
+    response.on('close', resolve);
+  });
+  const next = (pred: (e: StreamEvent) => boolean) =>
+    new Promise<StreamEvent>((resolve) => {
+      const check = () => {
+        const found = events.find(pred);
+        if (found) resolve(found);
+        else waiters.push(check);
+      };
+      check();
+    });
+  return {
+    status: response.statusCode ?? 0,
+    headers: response.headers,
+    events,
+    next,
+    ended,
+    close: () => req.destroy(),
+  };
+}
+
 describe('on a real socket', () => {
-  test('startUiServer: URL, Host check, and the live event stream', async (t) => {
+  test('startUiServer: URL, Host check, and the live event stream (readable namespaces only)', async (t) => {
     const approvals = new FakeInformer<Approval & KubeObject>();
     const tasks = new FakeInformer<AgentTask & KubeObject>();
     const { logger, text } = capturedLogger();
+    const access = fakeAccess([NS]);
     const server = await startUiServer({
       approvals,
       tasks,
+      access,
+      ttlSeconds: 1800,
       decide: async () => {
         throw new Error('unused');
       },
@@ -658,74 +907,99 @@ describe('on a real socket', () => {
     assert.equal(rebinding.status, 403);
     assert.equal((await raw(port, '/api/whoami', { host: `localhost:${port}`, ...auth })).status, 200);
 
+    // An approval in a namespace the approver may not read: it must never reach the stream.
+    const hidden = taskFixture('hidden');
+    hidden.metadata.namespace = 'secret-ns';
+    const hiddenApproval = approvalFixture(hidden);
+    hiddenApproval.metadata.namespace = 'secret-ns';
+    tasks.set(hidden as AgentTask & KubeObject);
+    approvals.set(hiddenApproval as Approval & KubeObject);
+
     const task = taskFixture('live');
     tasks.set(task as AgentTask & KubeObject);
-    const events: StreamEvent[] = [];
-    let notify: () => void = () => undefined;
-    const next = (pred: (e: StreamEvent) => boolean) =>
-      new Promise<StreamEvent>((resolve) => {
-        const check = () => {
-          const found = events.find(pred);
-          if (found) resolve(found);
-          else notify = check;
-        };
-        check();
-      });
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path: '/api/events',
-      headers: { host: `127.0.0.1:${port}`, ...auth },
-    });
-    const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-      req.on('response', resolve);
-      req.on('error', reject);
-      req.end();
-    });
-    assert.equal(response.statusCode, 200);
-    assert.match(String(response.headers['content-type']), /^text\/event-stream/);
-    assert.equal(response.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
-    assert.equal(response.headers['cache-control'], 'no-store');
-    let buffer = '';
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => {
-      buffer += chunk;
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = frame
-          .split('\n')
-          .filter((l) => l.startsWith('data: '))
-          .map((l) => l.slice(6))
-          .join('\n');
-        if (data) events.push(JSON.parse(data) as StreamEvent);
-      }
-      notify();
-    });
-    const ended = new Promise<void>((resolve) => response.on('end', resolve));
+    const client = await openEvents(port, TOKEN);
+    t.after(() => client.close());
+    assert.equal(client.status, 200);
+    assert.match(String(client.headers['content-type']), /^text\/event-stream/);
+    assert.equal(client.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+    assert.equal(client.headers['cache-control'], 'no-store');
 
-    const snapshot = await next((e) => e.type === 'snapshot');
+    const snapshot = await client.next((e) => e.type === 'snapshot');
     assert.deepEqual(snapshot.type === 'snapshot' && snapshot.approvals, []);
 
     const approval = approvalFixture(task);
     approvals.set(approval as Approval & KubeObject);
-    const added = await next((e) => e.type === 'upsert');
+    const added = await client.next((e) => e.type === 'upsert');
     assert.equal(added.type === 'upsert' && added.approval.task?.prompt, task.spec.prompt);
 
+    approvals.set({ ...hiddenApproval, status: { state: 'Denied' } } as Approval & KubeObject);
     tasks.set({ ...task, status: { phase: 'Running' } } as AgentTask & KubeObject);
-    const taskUpdate = await next((e) => e.type === 'upsert' && e.approval.task?.phase === 'Running');
+    const taskUpdate = await client.next((e) => e.type === 'upsert' && e.approval.task?.phase === 'Running');
     assert.ok(taskUpdate);
 
     approvals.set({ ...approval, status: { state: 'Approved', decidedBy: 'alice' } } as Approval &
       KubeObject);
-    await next((e) => e.type === 'upsert' && e.approval.state === 'Approved');
+    await client.next((e) => e.type === 'upsert' && e.approval.state === 'Approved');
 
+    approvals.remove(hiddenApproval as Approval & KubeObject);
     approvals.remove(approval as Approval & KubeObject);
-    const deleted = await next((e) => e.type === 'delete');
+    const deleted = await client.next((e) => e.type === 'delete');
     assert.equal(deleted.type === 'delete' && deleted.key, `${NS}/${approval.metadata.name}`);
+    // Events are delivered in order, so everything about secret-ns would have come before this delete.
+    assert.equal(
+      JSON.stringify(client.events).includes('secret-ns'),
+      false,
+      'an unreadable namespace leaked',
+    );
+    assert.ok(access.asked.includes('secret-ns'), 'the access review was asked');
 
     await server.close();
-    await ended; // the stream is ended by shutdown, not left hanging
+    await client.ended; // the stream is ended by shutdown, not left hanging
     assert.equal(text().includes(TOKEN), false);
+  });
+
+  test('token file rotation: the old token stops at once, its open streams end, the new one works', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'closedpaw-token-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'ui-token');
+    const oldToken = writeTokenFile(file);
+    const { logger } = capturedLogger();
+    const server = await startUiServer({
+      approvals: new FakeInformer<Approval & KubeObject>(),
+      tasks: new FakeInformer<AgentTask & KubeObject>(),
+      access: fakeAccess([NS]),
+      ttlSeconds: 1800,
+      decide: async () => {
+        throw new Error('unused');
+      },
+      approver: 'alice',
+      token: tokenFile(file),
+      host: '127.0.0.1',
+      port: 0,
+      staticDir,
+      logger,
+      tokenCheckMs: 20,
+    });
+    t.after(() => server.close());
+    const port = Number(new URL(server.url).port);
+    assert.equal(new URL(server.url).hash, `#token=${oldToken}`);
+    const whoami = (token: string) =>
+      raw(port, '/api/whoami', { host: `127.0.0.1:${port}`, authorization: `Bearer ${token}` });
+    assert.equal((await whoami(oldToken)).status, 200);
+    const stream = await openEvents(port, oldToken);
+    t.after(() => stream.close());
+    await stream.next((e) => e.type === 'snapshot');
+
+    const newToken = rotateTokenFile(file);
+    assert.notEqual(newToken, oldToken);
+    assert.equal((await whoami(oldToken)).status, 401, 'the old token still works after rotation');
+    assert.equal((await whoami(newToken)).status, 200);
+    await stream.ended; // ended by the server, not by us
+
+    // A file that no longer holds a usable token: nothing authenticates (fail closed), and the answer says why.
+    await writeFile(file, 'short\n');
+    const broken = await whoami(newToken);
+    assert.equal(broken.status, 503);
+    assert.match(JSON.parse(broken.body).error, /token file .* is unusable .*at least 32 characters/);
   });
 });

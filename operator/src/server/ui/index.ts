@@ -7,7 +7,12 @@
  * - every non-GET request must carry an allowed `Origin` (cross-site writes), and JSON only;
  * - /api/* needs `Authorization: Bearer <token>`; the token reaches the browser only in the URL
  *   fragment; a credential-looking query parameter is a 400 and never authenticates;
- * - timing-safe comparison over sha256 digests; failed attempts throttled per address and globally;
+ * - timing-safe comparison over sha256 digests; the right token always authenticates; failed attempts are
+ *   throttled per client, per connection and globally; the token can come from a file that is re-read
+ *   when it changes (rotation without restart: the old token stops working, open streams are ended);
+ * - reads are scoped to the namespaces the approver may read (a SubjectAccessReview, `access`);
+ * - a decision is accepted only for an approval bound to the current spec of its own task, and only
+ *   when the page posts the digest of the task it displayed (`taskDigest`), equal to the current one;
  * - strict CSP, nosniff, no-referrer, no-store; no CORS headers; no state change via GET;
  * - fastify's own request logging is off: our log lines carry the path without query, never headers.
  */
@@ -21,12 +26,14 @@ import { z } from 'zod';
 import type { AgentTask, Approval } from '../../api/types.ts';
 import { errorMessage, statusCode, statusReason } from '../../k8s/errors.ts';
 import type { Informer, KubeObject } from '../../runtime/informer.ts';
+import type { AccessReview } from './access.ts';
+import { assessApproval } from './assess.ts';
 import {
   type AuthLimits,
   AuthThrottle,
   bearerToken,
+  clientKey,
   hostAllowed,
-  MIN_TOKEN_CHARS,
   originAllowed,
   pathOnly,
   queryCarriesCredential,
@@ -34,10 +41,12 @@ import {
   tokenMatches,
 } from './security.ts';
 import { createStaticResolver } from './static.ts';
-import { type ApprovalSource, ApprovalStream, approvalView, approvalViews } from './stream.ts';
-import { type ApprovalsResponse, toApprovalView, type WhoamiResponse } from './view.ts';
+import { type ApprovalSource, ApprovalStream, approvalView, approvalViews, viewOf } from './stream.ts';
+import { fixedToken, type TokenSource } from './token.ts';
+import type { ApprovalsResponse, WhoamiResponse } from './view.ts';
 
-export { generateUiToken } from './security.ts';
+export { type AccessReview, createAccessReview, NO_ACCESS, type PostJson } from './access.ts';
+export { generateUiToken, resolveTokenSource, rotateTokenFile, type TokenSource } from './token.ts';
 export type { ApprovalsResponse, ApprovalView, StreamEvent, TaskView, WhoamiResponse } from './view.ts';
 
 /** Absolute path of the built UI. */
@@ -54,7 +63,10 @@ function projectRoot(from: string): string {
 export interface UiDeps {
   approvals: Pick<Informer<Approval & KubeObject>, 'get' | 'list' | 'on'>;
   tasks: Pick<Informer<AgentTask & KubeObject>, 'get' | 'list' | 'on'>;
-  /** Writes spec.decision as the configured human; rejects with the API server's message on failure. */
+  /**
+   * Writes spec.decision as the configured human (impersonating `approver` with `approverGroups`);
+   * rejects with the API server's message on failure.
+   */
   decide(
     namespace: string,
     name: string,
@@ -62,8 +74,14 @@ export interface UiDeps {
   ): Promise<Approval>;
   /** The identity decisions are made as (shown in the UI); undefined → read-only UI. */
   approver?: string;
-  /** The session secret (at least 32 characters). */
-  token: string;
+  /** The groups impersonated with the approver (shown in the UI; `decide` and `access` use them). */
+  approverGroups?: readonly string[];
+  /** Which namespaces the approver may read: nothing else is listed, streamed or shown. */
+  access: AccessReview;
+  /** The operator's approval TTL: an approval is decidable until min(spec.expiresAt, creation + TTL). */
+  ttlSeconds: number;
+  /** The session secret (at least 32 characters), fixed or from a file that may be rotated. */
+  token: string | TokenSource;
   /** '127.0.0.1' or '::1'. */
   host: string;
   /** The port the server listens on (0: any free port, startUiServer only). */
@@ -73,14 +91,17 @@ export interface UiDeps {
   logger: Logger;
   /** Audit hook: a failed authentication, or the first authenticated request of a connection. */
   onLogin?(ok: boolean, remoteAddress: string): void;
-  /** Failed-auth throttling (defaults: 10 per address, 30 overall, slowly refilled). */
+  /** Failed-auth throttling (defaults: 10 per client, 5 per connection, 30 overall, slowly refilled). */
   authLimits?: AuthLimits;
+  /** How often a rotated token is looked for, to end the event streams opened with the old one (2000 ms). */
+  tokenCheckMs?: number;
   /** Clock for expiry decisions (tests). */
   now?: () => Date;
 }
 
 export const READ_ONLY_HINT =
-  'This UI is read-only: no approver identity is configured. Set CLOSEDPAW_UI_APPROVER to your ' +
+  'This UI is read-only and lists nothing: no approver identity is configured, so there is nobody whose ' +
+  'access could scope what it shows. Set CLOSEDPAW_UI_APPROVER to your ' +
   'Kubernetes user name (the operator impersonates exactly that user, and RBAC must allow it), or ' +
   'decide from the terminal with `closedpaw approve NAME` / `closedpaw deny NAME`.';
 
@@ -103,11 +124,10 @@ export const decisionBodySchema = z
       .max(1024, 'reason must be at most 1024 characters')
       .refine((s) => !CONTROL_CHARS.test(s), 'reason must not contain control characters')
       .default(''),
-    /** The digest the human reviewed: the decision is refused if the approval is for another one. */
+    /** The digest of the task the page displayed: refused unless it is the task's current digest. */
     taskDigest: z
-      .string()
-      .regex(/^sha256:[a-f0-9]{64}$/, 'taskDigest must be sha256:<64 hex>')
-      .optional(),
+      .string({ error: 'taskDigest is required: the digest of the task you reviewed (sha256:<64 hex>)' })
+      .regex(/^sha256:[a-f0-9]{64}$/, 'taskDigest must be sha256:<64 hex>'),
   })
   .strict();
 
@@ -136,20 +156,64 @@ function validationMessage(error: z.ZodError): string {
     .join('; ');
 }
 
-function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
-  if (typeof deps.token !== 'string' || deps.token.length < MIN_TOKEN_CHARS) {
-    throw new Error(`the UI token must be at least ${MIN_TOKEN_CHARS} characters`);
-  }
+function tokenSourceOf(token: UiDeps['token']): TokenSource {
+  return typeof token === 'string' ? fixedToken(token) : token;
+}
+
+function checkDeps(deps: UiDeps): void {
   if (!LOOPBACK_HOSTS.has(deps.host)) {
     throw new Error(`the approval UI binds to loopback only (127.0.0.1 or ::1), not ${deps.host}`);
   }
+  if (typeof deps.access?.canRead !== 'function') {
+    throw new Error('the approval UI needs `access` (which namespaces the approver may read)');
+  }
+  if (!Number.isInteger(deps.ttlSeconds) || deps.ttlSeconds < 1) {
+    throw new Error(
+      'the approval UI needs `ttlSeconds` (CLOSEDPAW_APPROVAL_TTL_SECONDS), a positive integer',
+    );
+  }
+}
+
+function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
+  checkDeps(deps);
+  const tokens = tokenSourceOf(deps.token);
   const log = deps.logger.child({ component: 'approval-ui' });
   const now = deps.now ?? (() => new Date());
-  const src: ApprovalSource = { approvals: deps.approvals, tasks: deps.tasks, now };
+  const groups = [...(deps.approverGroups ?? [])];
+  const readable = async (namespace: string): Promise<boolean> => {
+    try {
+      return (await deps.access.canRead(namespace)) === true;
+    } catch (error) {
+      log.warn(
+        { namespace, err: errorMessage(error) },
+        'access review failed: namespace treated as unreadable',
+      );
+      return false;
+    }
+  };
+  const src: ApprovalSource = {
+    approvals: deps.approvals,
+    tasks: deps.tasks,
+    now,
+    ttlSeconds: deps.ttlSeconds,
+    readable,
+  };
   const throttle = new AuthThrottle(deps.authLimits);
   const files = createStaticResolver(deps.staticDir);
   const authenticated = new WeakSet<Socket>();
-  const stream = new ApprovalStream(src);
+  const stream = new ApprovalStream(src, {
+    onError: (error) => log.error({ err: errorMessage(error) }, 'event stream: an update was not sent'),
+  });
+  // A rotated token ends the streams opened with the old one (requests are checked one by one anyway).
+  let tokenVersion = tokens.version();
+  const tokenCheck = setInterval(() => {
+    const v = tokens.version();
+    if (v === tokenVersion) return;
+    tokenVersion = v;
+    log.info({ source: tokens.origin }, 'the UI token changed: open event streams ended');
+    stream.endAll();
+  }, deps.tokenCheckMs ?? 2000);
+  tokenCheck.unref();
 
   const app = fastify({
     logger: false,
@@ -186,6 +250,7 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
     return authenticate(req, reply);
   });
 
+  /** The right token always passes (never throttled); only failures are counted and throttled. */
   function authenticate(req: FastifyRequest, reply: FastifyReply) {
     const remote = req.socket.remoteAddress ?? 'unknown';
     const presented = bearerToken(req.headers.authorization);
@@ -193,22 +258,27 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
       reply.header('www-authenticate', 'Bearer realm="closedpaw"');
       return fail(reply, 401, 'authentication required: open the URL the operator printed (…/#token=…)');
     }
-    if (throttle.blocked(remote)) {
-      reply.header('retry-after', String(throttle.retryAfterSeconds(remote)));
+    const expected = tokens.current();
+    if (expected === undefined) {
+      log.error({ source: tokens.origin }, 'no usable UI token: every request is refused');
+      return fail(reply, 503, tokens.problem() ?? 'no usable UI token');
+    }
+    if (tokenMatches(presented, expected)) {
+      if (!authenticated.has(req.socket)) {
+        authenticated.add(req.socket);
+        deps.onLogin?.(true, remote);
+      }
+      return undefined;
+    }
+    const retryAfter = throttle.failure(clientKey(remote), req.socket);
+    if (retryAfter !== undefined) {
+      reply.header('retry-after', String(retryAfter));
       return fail(reply, 429, 'too many failed authentication attempts; try again later');
     }
-    if (!tokenMatches(presented, deps.token)) {
-      throttle.fail(remote);
-      log.warn({ remote, path: pathOnly(req.url) }, 'authentication failed');
-      deps.onLogin?.(false, remote);
-      reply.header('www-authenticate', 'Bearer realm="closedpaw", error="invalid_token"');
-      return fail(reply, 401, 'invalid token');
-    }
-    if (!authenticated.has(req.socket)) {
-      authenticated.add(req.socket);
-      deps.onLogin?.(true, remote);
-    }
-    return undefined;
+    log.warn({ remote, path: pathOnly(req.url) }, 'authentication failed');
+    deps.onLogin?.(false, remote);
+    reply.header('www-authenticate', 'Bearer realm="closedpaw", error="invalid_token"');
+    return fail(reply, 401, 'invalid token');
   }
 
   app.addHook('onResponse', async (req, reply) => {
@@ -218,7 +288,10 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
     );
   });
 
-  app.addHook('preClose', async () => stream.close());
+  app.addHook('preClose', async () => {
+    clearInterval(tokenCheck);
+    stream.close();
+  });
 
   app.setErrorHandler((error, req, reply) => {
     if (error instanceof HttpError) return fail(reply, error.statusCode, error.message, error.source);
@@ -232,15 +305,15 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
   app.setNotFoundHandler((_req, reply) => fail(reply, 404, 'not found'));
 
   app.get('/api/whoami', async (): Promise<WhoamiResponse> => {
-    if (deps.approver) return { approver: deps.approver, readOnly: false };
-    return { approver: null, readOnly: true, hint: READ_ONLY_HINT };
+    if (deps.approver) return { approver: deps.approver, groups, readOnly: false };
+    return { approver: null, groups: [], readOnly: true, hint: READ_ONLY_HINT };
   });
 
   app.get(
     '/api/approvals',
     async (): Promise<ApprovalsResponse> => ({
       serverTime: now().toISOString(),
-      approvals: approvalViews(src),
+      approvals: await approvalViews(src),
     }),
   );
 
@@ -250,8 +323,19 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
     return parsed.data;
   };
 
+  /** Checked before any lookup, so the answer says nothing about what exists there. */
+  const requireReadable = async (namespace: string) => {
+    if (await readable(namespace)) return;
+    throw new HttpError(
+      403,
+      `${deps.approver ?? 'this read-only UI'} may not read approvals and tasks in namespace ${namespace} ` +
+        '(RBAC: list approvals, get agenttasks)',
+    );
+  };
+
   app.get('/api/approvals/:namespace/:name', async (req) => {
     const { namespace, name } = parseParams(req.params);
+    await requireReadable(namespace);
     const view = approvalView(src, namespace, name);
     if (!view) throw new HttpError(404, `approval ${namespace}/${name} not found`);
     return view;
@@ -263,34 +347,17 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
     if (!parsed.success) throw new HttpError(400, validationMessage(parsed.error));
     const body = parsed.data;
     if (!deps.approver) throw new HttpError(403, READ_ONLY_HINT);
+    await requireReadable(namespace);
     const approval = deps.approvals.get(`${namespace}/${name}`);
     if (!approval) throw new HttpError(404, `approval ${namespace}/${name} not found`);
-    const { spec, status } = approval;
-    const state = status?.state ?? 'Pending';
-    if (spec.decision) {
+    const task = deps.tasks.get(`${namespace}/${approval.spec.taskRef.name}`);
+    const assessed = assessApproval(approval, task, { now: now(), ttlSeconds: deps.ttlSeconds });
+    if (!assessed.decidable) throw new HttpError(409, assessed.blocker!.message);
+    if (body.taskDigest !== assessed.task!.digest) {
       throw new HttpError(
         409,
-        `approval ${name} was already decided: ${spec.decision.verdict} by ${spec.decision.decidedBy}`,
-      );
-    }
-    if (state !== 'Pending')
-      throw new HttpError(409, `approval ${name} is ${state}: a decision no longer counts`);
-    if (now().getTime() >= Date.parse(spec.expiresAt)) {
-      throw new HttpError(409, `approval ${name} expired at ${spec.expiresAt}: it counts as denied`);
-    }
-    if (body.taskDigest && body.taskDigest !== spec.taskDigest) {
-      throw new HttpError(
-        409,
-        `approval ${name} is bound to ${spec.taskDigest}, not the ${body.taskDigest} you reviewed`,
-      );
-    }
-    const task = deps.tasks.get(`${namespace}/${spec.taskRef.name}`);
-    const current =
-      task && task.metadata.uid === spec.taskRef.uid ? toApprovalView(approval, task, now()).task : undefined;
-    if (body.verdict === 'Approved' && current && !current.digestMatches) {
-      throw new HttpError(
-        409,
-        `task ${spec.taskRef.name} changed after approval ${name} was requested; a new approval will be requested`,
+        `the page showed task ${approval.spec.taskRef.name} with digest ${body.taskDigest}, but it is now ` +
+          `${assessed.task!.digest}: reload the approval, review it again, then decide`,
       );
     }
     const decision = { verdict: body.verdict, ...(body.reason ? { reason: body.reason } : {}) };
@@ -312,7 +379,7 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
       { namespace, name, verdict: body.verdict, approver: deps.approver },
       'decision written from the UI',
     );
-    return toApprovalView(decided, task, now());
+    return viewOf(src, decided);
   });
 
   app.get('/api/events', async (_req, reply) => {
@@ -369,8 +436,10 @@ export async function startUiServer(
       { address: `http://${h}:${state.port}/`, approver: deps.approver ?? null },
       'approval UI listening (the URL with its #token= fragment is printed once, not logged)',
     );
+  const token = tokenSourceOf(deps.token).current();
+  if (token === undefined) throw new Error('no usable UI token');
   return {
-    url: uiUrl(deps.host, state.port, deps.token),
+    url: uiUrl(deps.host, state.port, token),
     port: state.port,
     close: async () => {
       await app.close();

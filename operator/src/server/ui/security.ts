@@ -1,15 +1,10 @@
 /**
  * The approval UI's guards, as small pure pieces: the Host/Origin allowlists
  * (loopback binding alone does not stop DNS rebinding), timing-safe token
- * comparison, failed-auth throttling, and the response headers.
+ * comparison, failed-auth throttling (that never refuses the right token), and
+ * the response headers.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-
-/** Tokens shorter than this are refused: the token is the only credential. */
-export const MIN_TOKEN_CHARS = 32;
-
-/** A fresh session token: 256 random bits, URL-safe. */
-export const generateUiToken = (): string => randomBytes(32).toString('base64url');
+import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** Every `host:port` a browser on this machine may legitimately send as Host. */
 export function allowedHosts(port: number): Set<string> {
@@ -71,14 +66,17 @@ export interface BucketOptions {
 }
 
 export interface AuthLimits {
-  /** Per remote address (loopback included: every local process shares 127.0.0.1). */
-  perAddress: BucketOptions;
-  /** Across all addresses. */
+  /** Per client: the remote address without its port (every local process shares 127.0.0.1). */
+  perClient: BucketOptions;
+  /** Per TCP connection. */
+  perConnection: BucketOptions;
+  /** Across all clients. */
   global: BucketOptions;
 }
 
 export const DEFAULT_AUTH_LIMITS: AuthLimits = {
-  perAddress: { burst: 10, refillPerSecond: 0.5 },
+  perClient: { burst: 10, refillPerSecond: 0.5 },
+  perConnection: { burst: 5, refillPerSecond: 0.2 },
   global: { burst: 30, refillPerSecond: 1 },
 };
 
@@ -87,15 +85,22 @@ interface Bucket {
   at: number;
 }
 
+/** The throttling key of a remote address: `::ffff:127.0.0.1` and `127.0.0.1` are one client. */
+export const clientKey = (remoteAddress: string | undefined): string =>
+  (remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '').toLowerCase();
+
 /**
- * Failed-authentication throttle: token buckets per remote address and one
- * global. Each failure takes a token; an empty bucket means 429 for every
- * authentication attempt from there (a correct token included) until it refills.
+ * Throttles failed authentications, per client, per connection and globally,
+ * with token buckets. It is consulted only after a token failed to match: a
+ * correct token always authenticates, so nobody can lock the human out by
+ * sending wrong tokens. Throttling bounds the work and the audit noise of
+ * guessing (a 256-bit token cannot be guessed anyway).
  */
 export class AuthThrottle {
   private readonly limits: AuthLimits;
   private readonly now: () => number;
-  private readonly perAddress = new Map<string, Bucket>();
+  private readonly perClient = new Map<string, Bucket>();
+  private readonly perConnection = new WeakMap<object, Bucket>();
   private readonly global: Bucket;
 
   constructor(limits: AuthLimits = DEFAULT_AUTH_LIMITS, now: () => number = () => performance.now()) {
@@ -111,44 +116,53 @@ export class AuthThrottle {
     return bucket;
   }
 
-  private bucket(address: string): Bucket {
-    let b = this.perAddress.get(address);
+  private clientBucket(client: string): Bucket {
+    let b = this.perClient.get(client);
     if (!b) {
-      // Bound the map: forget addresses whose bucket is full again.
-      if (this.perAddress.size >= 1024) {
-        for (const [k, v] of this.perAddress) {
-          if (this.refill(v, this.limits.perAddress).tokens >= this.limits.perAddress.burst) {
-            this.perAddress.delete(k);
+      // Bound the map: forget clients whose bucket is full again.
+      if (this.perClient.size >= 1024) {
+        for (const [k, v] of this.perClient) {
+          if (this.refill(v, this.limits.perClient).tokens >= this.limits.perClient.burst) {
+            this.perClient.delete(k);
           }
         }
       }
-      b = { tokens: this.limits.perAddress.burst, at: this.now() };
-      this.perAddress.set(address, b);
+      b = { tokens: this.limits.perClient.burst, at: this.now() };
+      this.perClient.set(client, b);
     }
-    return this.refill(b, this.limits.perAddress);
+    return this.refill(b, this.limits.perClient);
   }
 
-  /** True when an attempt from `address` must be refused without even looking at the token. */
-  blocked(address: string): boolean {
-    return this.bucket(address).tokens < 1 || this.refill(this.global, this.limits.global).tokens < 1;
+  private connectionBucket(connection: object): Bucket {
+    let b = this.perConnection.get(connection);
+    if (!b) {
+      b = { tokens: this.limits.perConnection.burst, at: this.now() };
+      this.perConnection.set(connection, b);
+    }
+    return this.refill(b, this.limits.perConnection);
   }
 
-  /** Seconds until `address` may try again (for Retry-After). */
-  retryAfterSeconds(address: string): number {
-    const local = this.bucket(address);
-    const global = this.refill(this.global, this.limits.global);
-    const wait = (b: Bucket, o: BucketOptions) => Math.max(0, (1 - b.tokens) / o.refillPerSecond);
-    return Math.max(
-      1,
-      Math.ceil(Math.max(wait(local, this.limits.perAddress), wait(global, this.limits.global))),
-    );
+  private buckets(client: string, connection: object): Array<[Bucket, BucketOptions]> {
+    return [
+      [this.clientBucket(client), this.limits.perClient],
+      [this.connectionBucket(connection), this.limits.perConnection],
+      [this.refill(this.global, this.limits.global), this.limits.global],
+    ];
   }
 
-  fail(address: string): void {
-    const local = this.bucket(address);
-    local.tokens = Math.max(0, local.tokens - 1);
-    const global = this.refill(this.global, this.limits.global);
-    global.tokens = Math.max(0, global.tokens - 1);
+  /**
+   * For a request whose token did NOT match: undefined when the failure may be reported normally
+   * (it is counted), else the seconds until this client may fail again (answer 429).
+   */
+  failure(client: string, connection: object): number | undefined {
+    const buckets = this.buckets(client, connection);
+    const empty = buckets.filter(([b]) => b.tokens < 1);
+    if (empty.length > 0) {
+      const wait = Math.max(...empty.map(([b, o]) => (1 - b.tokens) / o.refillPerSecond));
+      return Math.max(1, Math.ceil(wait));
+    }
+    for (const [b] of buckets) b.tokens = Math.max(0, b.tokens - 1);
+    return undefined;
   }
 }
 

@@ -2,6 +2,7 @@
  * Live updates for the UI: the informers' events become server-sent events.
  * A client gets a full snapshot on connect, then upserts and deletes; a client
  * that reconnects simply gets a fresh snapshot, so nothing needs replaying.
+ * Only approvals in namespaces the approver may read are ever sent.
  */
 import type { ServerResponse } from 'node:http';
 import type { AgentTask, Approval } from '../../api/types.ts';
@@ -15,20 +16,34 @@ export interface ApprovalSource {
   approvals: InformerView<Approval & KubeObject>;
   tasks: InformerView<AgentTask & KubeObject>;
   now: () => Date;
+  ttlSeconds: number;
+  /** Whether the approver may read this namespace; must not reject (fail closed to false). */
+  readable: (namespace: string) => Promise<boolean>;
 }
 
-/** Every approval, joined with its task. */
-export function approvalViews(src: ApprovalSource): ApprovalView[] {
-  const now = src.now();
-  return src.approvals
-    .list()
-    .map((a) => toApprovalView(a, src.tasks.get(`${a.metadata.namespace}/${a.spec.taskRef.name}`), now));
+const taskOf = (src: ApprovalSource, a: Approval) =>
+  src.tasks.get(`${a.metadata.namespace}/${a.spec.taskRef.name}`);
+
+export const viewOf = (src: ApprovalSource, a: Approval): ApprovalView =>
+  toApprovalView(a, taskOf(src, a), { now: src.now(), ttlSeconds: src.ttlSeconds });
+
+/** Every approval the approver may read, joined with its task. */
+export async function approvalViews(src: ApprovalSource): Promise<ApprovalView[]> {
+  const all = src.approvals.list();
+  const namespaces = [...new Set(all.map((a) => a.metadata.namespace ?? ''))];
+  const readable = new Set<string>();
+  await Promise.all(
+    namespaces.map(async (ns) => {
+      if (await src.readable(ns)) readable.add(ns);
+    }),
+  );
+  return all.filter((a) => readable.has(a.metadata.namespace ?? '')).map((a) => viewOf(src, a));
 }
 
+/** One approval (the caller checked that its namespace is readable). */
 export function approvalView(src: ApprovalSource, namespace: string, name: string): ApprovalView | undefined {
   const a = src.approvals.get(`${namespace}/${name}`);
-  if (!a) return undefined;
-  return toApprovalView(a, src.tasks.get(`${namespace}/${a.spec.taskRef.name}`), src.now());
+  return a ? viewOf(src, a) : undefined;
 }
 
 export interface StreamOptions {
@@ -37,28 +52,42 @@ export interface StreamOptions {
   maxClients?: number;
   /** A client this far behind (bytes buffered) is dropped; it reconnects and gets a snapshot. */
   maxBufferedBytes?: number;
+  /** Hears a failure to build or send an event (the event is skipped; clients get it with their next snapshot). */
+  onError?: (error: unknown) => void;
 }
 
 export class ApprovalStream {
   private readonly src: ApprovalSource;
   private readonly clients = new Set<ServerResponse>();
+  /** Attached, waiting for their snapshot: they get no events before it. */
+  private readonly joining = new Set<ServerResponse>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private readonly maxClients: number;
   private readonly maxBuffered: number;
   private closed = false;
+  /**
+   * Every event and every snapshot goes through this chain, one after the other, so the
+   * access checks (asynchronous) never reorder what a client sees.
+   */
+  private chain: Promise<void> = Promise.resolve();
+  private readonly onError: (error: unknown) => void;
 
   constructor(src: ApprovalSource, opts: StreamOptions = {}) {
     this.src = src;
     this.maxClients = opts.maxClients ?? 16;
     this.maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.onError = opts.onError ?? (() => undefined);
     const upsert = (a: Approval & KubeObject) => this.publishApproval(a);
     src.approvals.on('add', upsert);
     src.approvals.on('update', upsert);
     src.approvals.on('delete', (a) =>
-      this.broadcast({ type: 'delete', serverTime: this.src.now().toISOString(), key: approvalKey(a) }),
+      this.enqueue(async () => {
+        if (!(await this.src.readable(a.metadata.namespace ?? ''))) return;
+        this.broadcast({ type: 'delete', serverTime: this.src.now().toISOString(), key: approvalKey(a) });
+      }),
     );
     const taskChanged = (t: AgentTask & KubeObject) => {
-      if (this.clients.size === 0) return;
+      if (this.clients.size + this.joining.size === 0) return;
       for (const a of this.src.approvals.list()) {
         if (a.metadata.namespace === t.metadata.namespace && a.spec.taskRef.name === t.metadata.name) {
           this.publishApproval(a);
@@ -75,12 +104,12 @@ export class ApprovalStream {
   }
 
   get size(): number {
-    return this.clients.size;
+    return this.clients.size + this.joining.size;
   }
 
   /** Takes over a response: headers, then a snapshot, then live events. False when full or closed. */
   attach(res: ServerResponse, headers: Record<string, string>): boolean {
-    if (this.closed || this.clients.size >= this.maxClients) return false;
+    if (this.closed || this.clients.size + this.joining.size >= this.maxClients) return false;
     res.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
@@ -88,35 +117,49 @@ export class ApprovalStream {
       'x-accel-buffering': 'no',
     });
     res.flushHeaders();
-    this.clients.add(res);
-    const drop = () => this.clients.delete(res);
+    this.joining.add(res);
+    const drop = () => {
+      this.joining.delete(res);
+      this.clients.delete(res);
+    };
     res.once('close', drop);
     res.once('error', drop);
     this.write(res, 'retry: 2000\n\n');
-    this.send(res, {
-      type: 'snapshot',
-      serverTime: this.src.now().toISOString(),
-      approvals: approvalViews(this.src),
+    // In the chain: events queued before the snapshot are in it; events queued after it follow it.
+    this.enqueue(async () => {
+      const approvals = await approvalViews(this.src);
+      if (!this.joining.delete(res) || this.closed) return;
+      this.clients.add(res);
+      this.send(res, { type: 'snapshot', serverTime: this.src.now().toISOString(), approvals });
     });
     return true;
   }
 
-  /** Ends every stream (server shutdown). */
+  /** Ends every open stream; clients reconnect (and authenticate again). */
+  endAll(): void {
+    for (const res of [...this.clients, ...this.joining]) res.end();
+    this.clients.clear();
+    this.joining.clear();
+  }
+
+  /** Ends every stream for good (server shutdown). */
   close(): void {
     this.closed = true;
     clearInterval(this.heartbeat);
-    for (const res of this.clients) res.end();
-    this.clients.clear();
+    this.endAll();
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.chain = this.chain.then(step).catch(this.onError);
   }
 
   private publishApproval(a: Approval): void {
-    if (this.closed || this.clients.size === 0) return;
-    const view = toApprovalView(
-      a,
-      this.src.tasks.get(`${a.metadata.namespace}/${a.spec.taskRef.name}`),
-      this.src.now(),
-    );
-    this.broadcast({ type: 'upsert', serverTime: this.src.now().toISOString(), approval: view });
+    if (this.closed || this.clients.size + this.joining.size === 0) return;
+    this.enqueue(async () => {
+      if (!(await this.src.readable(a.metadata.namespace ?? ''))) return;
+      const approval = viewOf(this.src, a);
+      this.broadcast({ type: 'upsert', serverTime: this.src.now().toISOString(), approval });
+    });
   }
 
   private broadcast(event: StreamEvent): void {

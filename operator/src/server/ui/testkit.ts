@@ -74,9 +74,15 @@ export function taskFixture(name: string, spec: Partial<AgentTaskSpec> = {}, uid
 
 export function approvalFixture(
   task: AgentTask,
-  extra: { spec?: Partial<Approval['spec']>; status?: Approval['status']; name?: string } = {},
+  extra: {
+    spec?: Partial<Approval['spec']>;
+    status?: Approval['status'];
+    name?: string;
+    metadata?: Partial<Approval['metadata']>;
+  } = {},
 ): Approval {
   const digest = specDigest(task.spec);
+  const created = new Date();
   return {
     apiVersion: API_VERSION,
     kind: 'Approval',
@@ -85,16 +91,41 @@ export function approvalFixture(
       namespace: NS,
       uid: `apv-${task.metadata.name}`,
       resourceVersion: '1',
-      creationTimestamp: new Date('2030-01-01T00:00:00Z'),
+      creationTimestamp: created,
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: 'AgentTask',
+          name: task.metadata.name!,
+          uid: task.metadata.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+      ...extra.metadata,
     },
     spec: {
       taskRef: { name: task.metadata.name!, uid: task.metadata.uid! },
       taskDigest: digest,
       risk: { level: 'critical', reasons: ['tool shell requested: the agent can run arbitrary commands'] },
-      expiresAt: new Date(Date.now() + 30 * 60_000).toISOString(),
+      expiresAt: new Date(created.getTime() + 30 * 60_000).toISOString(),
       ...extra.spec,
     },
     status: extra.status ?? { state: 'Pending' },
+  };
+}
+
+/** An AccessReview that allows exactly the given namespaces, and records what it was asked. */
+export function fakeAccess(readable: Iterable<string> = [NS]) {
+  const allowed = new Set(readable);
+  const asked: string[] = [];
+  return {
+    asked,
+    allowed,
+    async canRead(namespace: string) {
+      asked.push(namespace);
+      return allowed.has(namespace);
+    },
   };
 }
 

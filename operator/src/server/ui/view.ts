@@ -4,7 +4,9 @@
  */
 import type { ApprovalState } from '../../api/approval.ts';
 import type { AgentTask, Approval } from '../../api/types.ts';
-import { specDigest } from '../../policy/digest.ts';
+import { type Assessment, assessApproval, type Blocker, recordedRiskIfDifferent } from './assess.ts';
+
+export type { Blocker, BlockerCode } from './assess.ts';
 
 export interface TaskView {
   name: string;
@@ -17,10 +19,19 @@ export interface TaskView {
   approval: string;
   timeoutSeconds: number;
   resources: { cpu?: string; memory?: string; ephemeralStorage?: string };
-  /** sha256 of the task's *current* canonical spec. */
+  budget: { modelCalls: number; tokens: number; bytes: number };
+  /** Paths of the documents written into /workspace before the agent starts. */
+  inputs: string[];
+  /** sha256 of the task's *current* canonical spec: what the page shows, and posts back with a decision. */
   digest: string;
   /** False when the task changed after this approval was requested: what is shown is not what is bound. */
   digestMatches: boolean;
+}
+
+/** `unknown` when the task cannot be read: the risk is only ever recomputed from the task itself. */
+export interface RiskView {
+  level: 'low' | 'high' | 'critical' | 'unknown';
+  reasons: string[];
 }
 
 export interface ApprovalView {
@@ -31,11 +42,19 @@ export interface ApprovalView {
   createdAt?: string;
   /** status.state, `Pending` until the operator wrote one. */
   state: ApprovalState;
-  /** Pending and not yet expired: a decision can still count. */
+  /** Pending, not expired, and bound to the current spec of its own task: a decision can count. */
   decidable: boolean;
-  risk: { level: string; reasons: string[] };
+  /** Why it cannot be decided (set exactly when `decidable` is false). */
+  blocker?: Blocker;
+  /** Recomputed from the current task spec (rateRisk), never taken from the Approval. */
+  risk: RiskView;
+  /** The risk the Approval records, when it differs from the recomputed one: shown as a claim, never trusted. */
+  recordedRisk?: { level: string; reasons: string[] };
   taskDigest: string;
+  /** Effective expiry: min(spec.expiresAt, creation + TTL). */
   expiresAt: string;
+  /** spec.expiresAt as written, when at least a second later than the effective expiry. */
+  requestedExpiresAt?: string;
   approvers?: { users?: string[]; groups?: string[] };
   /** spec.decision as written (the operator may not have acted on it yet). */
   decision?: { verdict: string; decidedBy: string; reason?: string };
@@ -57,6 +76,8 @@ export interface ApprovalsResponse {
 export interface WhoamiResponse {
   /** The identity decisions are written as; null → the UI is read-only. */
   approver: string | null;
+  /** The groups impersonated with the approver (they count for spec.approvers.groups). */
+  groups: string[];
   readOnly: boolean;
   /** How to make it writable, when it is read-only. */
   hint?: string;
@@ -70,17 +91,12 @@ export type StreamEvent =
 
 export const approvalKey = (a: Approval): string => `${a.metadata.namespace}/${a.metadata.name}`;
 
-function safeDigest(task: AgentTask): string {
-  try {
-    return specDigest(task.spec);
-  } catch {
-    return 'invalid';
-  }
-}
-
-export function toTaskView(task: AgentTask, boundDigest: string): TaskView {
-  const s = task.spec;
-  const digest = safeDigest(task);
+function toTaskView(
+  task: AgentTask,
+  current: NonNullable<Assessment['task']>,
+  boundDigest: string,
+): TaskView {
+  const s = current.spec;
   return {
     name: task.metadata.name ?? '',
     uid: task.metadata.uid ?? '',
@@ -88,37 +104,56 @@ export function toTaskView(task: AgentTask, boundDigest: string): TaskView {
     prompt: s.prompt,
     model: s.model,
     runtimeClassName: s.runtimeClassName,
-    tools: [...(s.tools ?? [])],
+    tools: [...s.tools],
     approval: s.approval,
     timeoutSeconds: s.timeoutSeconds,
-    resources: { ...(s.resources ?? {}) },
-    digest,
-    digestMatches: digest === boundDigest,
+    resources: { ...s.resources },
+    budget: { ...s.budget },
+    inputs: (s.inputs ?? []).map((i) => i.path),
+    digest: current.digest,
+    digestMatches: current.digest === boundDigest,
   };
 }
 
-export function toApprovalView(approval: Approval, task: AgentTask | undefined, now: Date): ApprovalView {
+const UNKNOWN_RISK: RiskView = {
+  level: 'unknown',
+  reasons: ['the task cannot be read (or is not the one this approval was made for): risk not recomputed'],
+};
+
+export function toApprovalView(
+  approval: Approval,
+  task: AgentTask | undefined,
+  opts: { now: Date; ttlSeconds: number },
+): ApprovalView {
   const { spec, status, metadata } = approval;
-  const state: ApprovalState = status?.state ?? 'Pending';
-  const expired = now.getTime() >= Date.parse(spec.expiresAt);
-  const sameTask = task && task.metadata.uid === spec.taskRef.uid;
+  const assessed = assessApproval(approval, task, opts);
   const created = metadata.creationTimestamp;
+  const risk: RiskView = assessed.task
+    ? { level: assessed.task.risk.level, reasons: [...assessed.task.risk.reasons] }
+    : UNKNOWN_RISK;
+  const recordedRisk = recordedRiskIfDifferent(approval, assessed.task?.risk);
   return {
     key: approvalKey(approval),
     namespace: metadata.namespace ?? '',
     name: metadata.name ?? '',
     ...(created ? { createdAt: new Date(created).toISOString() } : {}),
-    state,
-    decidable: state === 'Pending' && !spec.decision && !expired,
-    risk: { level: spec.risk.level, reasons: [...spec.risk.reasons] },
+    state: assessed.state,
+    decidable: assessed.decidable,
+    ...(assessed.blocker ? { blocker: { ...assessed.blocker } } : {}),
+    risk,
+    ...(recordedRisk ? { recordedRisk } : {}),
     taskDigest: spec.taskDigest,
-    expiresAt: spec.expiresAt,
+    expiresAt: assessed.expiresAt,
+    // Only a real cap is worth a note: creationTimestamp has whole seconds, spec.expiresAt milliseconds.
+    ...(Date.parse(spec.expiresAt) - Date.parse(assessed.expiresAt) >= 1000
+      ? { requestedExpiresAt: spec.expiresAt }
+      : {}),
     ...(spec.approvers ? { approvers: structuredClone(spec.approvers) } : {}),
     ...(spec.decision ? { decision: { ...spec.decision } } : {}),
     ...(status?.decidedBy ? { decidedBy: status.decidedBy } : {}),
     ...(status?.decidedAt ? { decidedAt: status.decidedAt } : {}),
     ...(status?.reason ? { reason: status.reason } : {}),
     taskRef: { name: spec.taskRef.name, uid: spec.taskRef.uid },
-    ...(sameTask ? { task: toTaskView(task, spec.taskDigest) } : {}),
+    ...(task && assessed.task ? { task: toTaskView(task, assessed.task, spec.taskDigest) } : {}),
   };
 }

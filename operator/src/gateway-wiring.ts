@@ -1,0 +1,109 @@
+/**
+ * Puts the model gateway into the operator process: its signing key, its listener, the URL sandbox
+ * pods are given, and the per-task token each pod carries. The gateway itself (gateway/) knows
+ * nothing of informers or config; this is where they meet.
+ */
+import type { AgentTask } from './api/types.ts';
+import type { AuditSink } from './audit/index.ts';
+import type { AuditGuard } from './audit-guard.ts';
+import type { OperatorConfig } from './config.ts';
+import { isTerminal } from './controllers/task-decisions.ts';
+import {
+  createGateway,
+  createTokenVerifier,
+  type Gateway,
+  type GatewayKey,
+  generateGatewayKey,
+  issueTaskToken,
+  loadOrCreateGatewayKey,
+  type ScreenFn,
+} from './gateway/index.ts';
+import type { ClusterClient } from './k8s/client.ts';
+import type { Logger } from './logger.ts';
+import type { Informer } from './runtime/informer.ts';
+
+/** Where events go when the operator runs without an audit log (a warned, explicit choice). */
+const DISCARD: AuditSink = { append() {}, async flush() {}, async close() {} };
+
+export interface RunningGateway {
+  gateway?: Gateway;
+  /** The URL pods use, and the port their NetworkPolicy allows. */
+  url: string;
+  egressPort: number;
+  issueToken(task: AgentTask): Promise<string>;
+}
+
+export interface GatewayWiring {
+  config: OperatorConfig;
+  client: ClusterClient;
+  tasks: Pick<Informer<AgentTask>, 'get'>;
+  guard: AuditGuard | undefined;
+  logger: Logger;
+  screen?: ScreenFn;
+}
+
+async function signingKey(config: OperatorConfig, logger: Logger): Promise<GatewayKey> {
+  if (config.gateway.keyFile) return await loadOrCreateGatewayKey(config.gateway.keyFile);
+  logger.warn(
+    'CLOSEDPAW_GATEWAY_KEY_FILE is not set: task tokens die with this process (pods of earlier tasks lose the model)',
+  );
+  return await generateGatewayKey();
+}
+
+/** The gateway's address as pods see it: configured, the local listener, or its Service's ClusterIP. */
+async function podUrl(wiring: GatewayWiring, listenPort: number | undefined): Promise<string> {
+  const { gateway } = wiring.config;
+  if (gateway.url) return gateway.url;
+  if (gateway.listen && gateway.egress.ip)
+    return `http://${gateway.egress.ip}:${listenPort ?? gateway.egress.port}`;
+  const { namespace, name } = gateway.service;
+  const service = await wiring.client.readService(namespace, name).catch((error: Error) => {
+    throw new Error(
+      `cannot find the gateway Service ${namespace}/${name} (${error.message}): set CLOSEDPAW_GATEWAY_URL, or CLOSEDPAW_GATEWAY_IP for a fixed address`,
+    );
+  });
+  const ip = service.spec?.clusterIP;
+  if (!ip || ip === 'None') throw new Error(`the gateway Service ${namespace}/${name} has no ClusterIP`);
+  return `http://${ip}:${service.spec?.ports?.[0]?.port ?? gateway.egress.port}`;
+}
+
+export async function startGateway(wiring: GatewayWiring): Promise<RunningGateway> {
+  const { config, logger } = wiring;
+  const key = await signingKey(config, logger);
+  let gateway: Gateway | undefined;
+  let listenPort: number | undefined;
+  if (config.gateway.listen) {
+    gateway = createGateway({
+      upstream: config.ollamaUrl,
+      verifier: await createTokenVerifier(key.publicKey),
+      taskState: ({ namespace, name, uid }) => {
+        const task = wiring.tasks.get(`${namespace}/${name}`);
+        if (!task || task.metadata.uid !== uid) return 'unknown';
+        return isTerminal(task) ? 'finished' : 'active';
+      },
+      audit: wiring.guard ?? DISCARD,
+      ...(wiring.guard ? { auditHealthy: () => wiring.guard!.health().ok } : {}),
+      ...(wiring.screen ? { screen: wiring.screen } : {}),
+      onToolOutputFlagged: (task, finding) =>
+        logger.warn({ task, reasons: finding.reasons }, 'a tool output was flagged: the run is stopped'),
+      logger: logger.child({ component: 'gateway' }),
+      version: '0.24.0',
+    });
+    const { host, port } = config.gateway.listen;
+    listenPort = (await gateway.listen(host, port)).port;
+    logger.info({ gateway: `${host}:${listenPort}`, upstream: config.ollamaUrl }, 'model gateway listening');
+  }
+  const url = await podUrl(wiring, listenPort);
+  const egressPort = config.gateway.egress.port || listenPort || Number(new URL(url).port);
+  return {
+    ...(gateway ? { gateway } : {}),
+    url,
+    egressPort,
+    issueToken: async (task) =>
+      await issueTaskToken(
+        key,
+        { namespace: task.metadata.namespace!, name: task.metadata.name!, uid: task.metadata.uid! },
+        { model: task.spec.model, budget: task.spec.budget, timeoutSeconds: task.spec.timeoutSeconds },
+      ),
+  };
+}

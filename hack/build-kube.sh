@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds (once per pin) the multi-call binary closedpaw-kube from hack/kube and
+# Builds (once per pin) the multi-call binary closedpaw-kube (kube-apiserver, etcd,
+# kubectl, kube-controller-manager, kube-scheduler, kubelet, kube-proxy) from hack/kube and
 # helm, caching both under ${CLOSEDPAW_CACHE:-~/.cache/closedpaw}; then links
 # hack/bin/{closedpaw-kube,kubectl,helm} to the cached binaries.
 # Prints nothing but progress on stderr; fails loudly with what to install.
 set -euo pipefail
 HACK="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${CLOSEDPAW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/closedpaw}"
+LOCK="${CLOSEDPAW_BUILD_LOCK:-/tmp/closedpaw-heavy-build.lock}"
 HELM_VERSION="v3.22.0"
 HELM_LDFLAGS="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 
@@ -30,10 +32,10 @@ build_kube() {
     ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
   done
-  log "building kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler $kube_version (cold: several minutes on 2 cores)"
+  log "building kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet, kube-proxy $kube_version (cold: several minutes on 2 cores)"
   mkdir -p "$(dirname "$kube_bin")"
-  (cd "$HACK/kube" && go build -trimpath -ldflags "$ldflags" -o "$kube_bin.tmp" .)
-  mv "$kube_bin.tmp" "$kube_bin"
+  (cd "$HACK/kube" && go build -trimpath -ldflags "$ldflags" -o "$kube_bin.tmp.$$" .)
+  mv "$kube_bin.tmp.$$" "$kube_bin"
 }
 
 build_helm() {
@@ -42,8 +44,15 @@ build_helm() {
   GOBIN="$(dirname "$helm_bin")" go install -trimpath -ldflags "$HELM_LDFLAGS" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
-[ -x "$kube_bin" ] || build_kube
-[ -x "$helm_bin" ] || build_helm
+if [ ! -x "$kube_bin" ] || [ ! -x "$helm_bin" ]; then
+  # One heavy build at a time on this machine (the lock is shared with hack/node
+  # and other builders); whoever waited re-checks, so a binary is built once.
+  exec 9>>"$LOCK"
+  flock 9
+  [ -x "$kube_bin" ] || build_kube
+  [ -x "$helm_bin" ] || build_helm
+  flock -u 9
+fi
 
 mkdir -p "$HACK/bin"
 ln -sfn "$kube_bin" "$HACK/bin/closedpaw-kube"

@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { createTestNamespace, deleteNamespace, kubectl } from './support/kube.ts';
+import { OPERATOR_USER, operatorKubeConfig } from './support/operator-identity.ts';
 
 const EXAMPLES = join(import.meta.dirname, '../examples');
 let ns = '';
 
 before(async () => {
   ns = await createTestNamespace('crd');
+  await operatorKubeConfig(); // the operator identity the integrity policy admits
 });
 after(async () => {
   await deleteNamespace(ns);
@@ -41,9 +43,12 @@ function approvalManifest(name: string, spec: Record<string, unknown>) {
   return stringify({ apiVersion: 'closedpaw.dev/v1alpha1', kind: 'Approval', metadata: { name }, spec });
 }
 
-async function apply(manifest: string) {
-  return await kubectl(['apply', '-n', ns, '-f', '-'], manifest);
+async function apply(manifest: string, as: string[] = []) {
+  return await kubectl(['apply', '-n', ns, ...as, '-f', '-'], manifest);
 }
+
+/** Only the operator creates Approvals (crds/approval-integrity-policy.yaml): valid ones are made as it. */
+const AS_OPERATOR = [`--as=${OPERATOR_USER}`];
 
 describe('samples', () => {
   test('every file in examples/ applies and is defaulted by the API server', async () => {
@@ -203,7 +208,8 @@ const patchApproval = (name: string, type: 'merge' | 'json', patch: string) =>
 
 describe('approval immutability enforced by CEL transition rules', () => {
   test('a decision once set cannot be changed or removed; the bound digest cannot change', async () => {
-    assert.equal((await apply(approvalManifest('immutable', validApprovalSpec()))).code, 0);
+    const made = await apply(approvalManifest('immutable', validApprovalSpec()), AS_OPERATOR);
+    assert.equal(made.code, 0, made.stderr);
     const decision = { verdict: 'Denied', decidedBy: 'closedpaw-admin', reason: 'not now' };
     const decide = await patchApproval('immutable', 'merge', JSON.stringify({ spec: { decision } }));
     assert.equal(decide.code, 0, decide.stderr);
@@ -233,7 +239,8 @@ describe('kubectl get shows the printer columns', () => {
   });
 
   test('approvals: NAME TASK STATE RISK DECIDED-BY EXPIRES AGE', async () => {
-    assert.equal((await apply(approvalManifest('listed', validApprovalSpec()))).code, 0);
+    const made = await apply(approvalManifest('listed', validApprovalSpec()), AS_OPERATOR);
+    assert.equal(made.code, 0, made.stderr);
     const result = await kubectl(['get', 'approvals', '-n', ns]);
     assert.equal(result.code, 0, result.stderr);
     const header = result.stdout.split('\n')[0]?.split(/\s+/);

@@ -28,6 +28,7 @@ const facts: string[] = [];
 
 const recordingAudit: TaskAudit = {
   admitted: (t) => void facts.push(`admitted ${t.metadata.uid}`),
+  screened: (t) => void facts.push(`screened ${t.metadata.uid}`),
   riskRated: (t) => void facts.push(`risk ${t.metadata.uid}`),
   approvalRequested: (t) => void facts.push(`approval.requested ${t.metadata.uid}`),
   approvalDecided: (t) => void facts.push(`approval.decided ${t.metadata.uid}`),
@@ -84,7 +85,9 @@ describe('delete and re-create under the same name', () => {
     );
     assert.equal(condition(blocked, 'Blocked')?.reason, 'PreviousSandboxTerminating');
     assert.equal(blocked?.status?.phase, 'Pending');
-    assert.ok((await events('again')).some((e) => e.startsWith('Warning/PreviousSandboxTerminating')));
+    await waitUntil('a Warning Event', async () =>
+      (await events('again')).some((e) => e.startsWith('Warning/PreviousSandboxTerminating')),
+    );
 
     await kubelet.releaseDeletion(ns, 'again-agent');
     const second = await tasks.waitForPhase('again', 'Running', 30_000);

@@ -1,10 +1,11 @@
 // Command closedpaw-kube is one multi-call binary holding the upstream Kubernetes
 // components ClosedPaw's tests run for real: kube-apiserver, etcd, kubectl,
-// kube-controller-manager and kube-scheduler. The component is chosen by the
+// kube-controller-manager, kube-scheduler, and the node's kubelet and kube-proxy. The component is chosen by the
 // first argument, or by the name the binary was invoked as (a symlink).
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +22,9 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 var components = map[string]func(args []string) int{
@@ -39,6 +42,12 @@ var components = map[string]func(args []string) int{
 		return 0
 	},
 	"kubectl": runKubectl,
+	"kubelet": func(args []string) int {
+		return runCobra(kubelet.NewKubeletCommand(context.Background()), args)
+	},
+	"kube-proxy": func(args []string) int {
+		return runCobra(proxy.NewProxyCommand(), args)
+	},
 }
 
 func main() {
@@ -46,7 +55,7 @@ func main() {
 	args := os.Args[1:]
 	if _, ok := components[name]; !ok {
 		if len(args) == 0 || components[args[0]] == nil {
-			fmt.Fprintln(os.Stderr, "usage: closedpaw-kube {kube-apiserver|etcd|kubectl|kube-controller-manager|kube-scheduler} [flags]")
+			fmt.Fprintln(os.Stderr, "usage: closedpaw-kube {kube-apiserver|etcd|kubectl|kube-controller-manager|kube-scheduler|kubelet|kube-proxy} [flags]")
 			os.Exit(2)
 		}
 		name, args = args[0], args[1:]

@@ -35,6 +35,14 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9._-]+\*?(,[A-Za-z0-9._-]+\*?)*$/, 'expected handler names, e.g. runsc,kata*')
     .default('runsc,kata*')
     .transform((s) => s.split(',')),
+  CLOSEDPAW_ISOLATION_PROBES: z
+    .string()
+    .regex(
+      /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}(,\d{1,3}(\.\d{1,3}){3}:\d{1,5})*$/,
+      'expected IPv4:port[,IPv4:port...] — addresses the pod policy denies (e.g. the API server ClusterIP)',
+    )
+    .optional()
+    .transform((s) => (s ? s.split(',') : undefined)),
   CLOSEDPAW_RUNNER_IMAGE: z.string().min(1).default('closedpaw/runner:0.1.0'),
   CLOSEDPAW_RUNNER_UID: z.coerce.number().int().min(1).max(2147483647).default(65532),
   CLOSEDPAW_RESULT_MAX_BYTES: z.coerce
@@ -47,6 +55,7 @@ export const envSchema = z.object({
   CLOSEDPAW_WORKERS: z.coerce.number().int().min(1).max(64).default(8),
   CLOSEDPAW_LEADER_ELECTION: boolean.default(true),
   CLOSEDPAW_LEASE_NAMESPACE: z.string().min(1).default('closedpaw-system'),
+  CLOSEDPAW_LEASE_NAME: z.string().min(1).max(253).default('closedpaw-operator'),
   CLOSEDPAW_POD_NAME: z.string().optional(),
   CLOSEDPAW_LEASE_DURATION_SECONDS: z.coerce.number().int().min(2).max(300).default(15),
   CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS: z.coerce.number().int().min(1).max(299).default(10),
@@ -111,11 +120,14 @@ export interface OperatorConfig {
   sandboxHandlers: string[];
   runnerImage: string;
   runnerUid: number;
+  /** Addresses a sandbox pod must find unreachable before its runner starts; undefined: the API server's ClusterIP. */
+  isolationProbes?: string[];
   resultMaxBytes: number;
   watchNamespace?: string;
   workers: number;
   leaderElection: boolean;
   leaseNamespace: string;
+  leaseName: string;
   /** controller-runtime's defaults: 15 s lease, 10 s renew deadline, 2 s retry. */
   lease: { durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   identity: string;
@@ -162,12 +174,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowDns: e.CLOSEDPAW_ALLOW_DNS,
     sandboxHandlers: e.CLOSEDPAW_SANDBOX_HANDLERS,
     runnerImage: e.CLOSEDPAW_RUNNER_IMAGE,
+    ...(e.CLOSEDPAW_ISOLATION_PROBES ? { isolationProbes: e.CLOSEDPAW_ISOLATION_PROBES } : {}),
     runnerUid: e.CLOSEDPAW_RUNNER_UID,
     resultMaxBytes: e.CLOSEDPAW_RESULT_MAX_BYTES,
     ...(e.CLOSEDPAW_WATCH_NAMESPACE ? { watchNamespace: e.CLOSEDPAW_WATCH_NAMESPACE } : {}),
     workers: e.CLOSEDPAW_WORKERS,
     leaderElection: e.CLOSEDPAW_LEADER_ELECTION,
     leaseNamespace: e.CLOSEDPAW_LEASE_NAMESPACE,
+    leaseName: e.CLOSEDPAW_LEASE_NAME,
     lease: {
       durationMs: e.CLOSEDPAW_LEASE_DURATION_SECONDS * 1000,
       renewDeadlineMs: e.CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS * 1000,

@@ -38,6 +38,8 @@ export interface GatewayWiring {
   client: ClusterClient;
   tasks: Pick<Informer<AgentTask>, 'get'>;
   guard: AuditGuard | undefined;
+  /** Where calls are audited when there is no guard (tests). */
+  sink?: AuditSink;
   logger: Logger;
   screen?: ScreenFn;
 }
@@ -81,9 +83,13 @@ export async function startGateway(wiring: GatewayWiring): Promise<RunningGatewa
         if (!task || task.metadata.uid !== uid) return 'unknown';
         return isTerminal(task) ? 'finished' : 'active';
       },
-      audit: wiring.guard ?? DISCARD,
+      audit: wiring.guard ?? wiring.sink ?? DISCARD,
       ...(wiring.guard ? { auditHealthy: () => wiring.guard!.health().ok } : {}),
       ...(wiring.screen ? { screen: wiring.screen } : {}),
+      allowFlaggedToolOutput: ({ namespace, name, uid }) => {
+        const task = wiring.tasks.get(`${namespace}/${name}`);
+        return task?.metadata.uid === uid && task.spec.toolOutputScreening === 'warn';
+      },
       onToolOutputFlagged: (task, finding) =>
         logger.warn({ task, reasons: finding.reasons }, 'a tool output was flagged: the run is stopped'),
       logger: logger.child({ component: 'gateway' }),

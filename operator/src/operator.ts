@@ -7,7 +7,7 @@ import type { V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
 import type { AgentTask, Approval } from './api/types.ts';
-import { loadKeyring, openAuditSink } from './audit/index.ts';
+import { type AuditSink, loadKeyring, openAuditSink } from './audit/index.ts';
 import { AuditGuard } from './audit-guard.ts';
 import type { OperatorConfig } from './config.ts';
 import { agentTaskReconciler } from './controllers/agenttask.ts';
@@ -16,16 +16,19 @@ import { slimNetworkPolicy, slimPod } from './controllers/cache-transforms.ts';
 import { sealedTaskAudit } from './controllers/sealed-task-audit.ts';
 import { auditOnce, NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
 import { startGateway } from './gateway-wiring.ts';
+import { isolationProbes } from './isolation-probes.ts';
 import { ClusterClient } from './k8s/client.ts';
 import type { KubeConnection } from './k8s/rest.ts';
 import type { Logger } from './logger.ts';
 import { createDomainMetrics, type DomainMetrics } from './metrics.ts';
+import { screenTask } from './policy/task-screening.ts';
 import { Controller } from './runtime/controller.ts';
 import { Informer, type KubeObject } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { Manager } from './runtime/manager.ts';
 import { createRuntimeMetrics } from './runtime/metrics.ts';
 import { MANAGED_BY } from './sandbox/names.ts';
+import { screen } from './screening/index.ts';
 import { createOpsServer } from './server/ops.ts';
 import {
   createAccessReview,
@@ -64,8 +67,10 @@ function ownerTaskKeys(obj: KubeObject): string[] {
 }
 
 export interface OperatorHooks {
-  /** Overrides the audit sink from config (tests). */
+  /** Overrides the task audit from config (tests). */
   audit?: TaskAudit;
+  /** Overrides the audit store from config: tasks and the gateway record into this sink (tests). */
+  auditSink?: AuditSink;
   /** Called when the leader Lease is lost; main.ts exits so a fresh process re-acquires it. */
   onLostLease?: () => void;
   /** Sees every API write the operator makes, in order (tests). */
@@ -217,10 +222,12 @@ export async function startOperator(
   collectDefaultMetrics({ register: registry });
   const runtimeMetrics = createRuntimeMetrics(registry);
   const domain = createDomainMetrics(registry);
-  const guard = config.audit && !hooks.audit ? sealedAuditGuard(config.audit, logger, domain) : undefined;
-  if (!guard && !hooks.audit) logger.warn('CLOSEDPAW_AUDIT_DIR is not set: audit events are NOT recorded');
+  const overridden = hooks.audit ?? hooks.auditSink;
+  const guard = config.audit && !overridden ? sealedAuditGuard(config.audit, logger, domain) : undefined;
+  if (!guard && !overridden) logger.warn('CLOSEDPAW_AUDIT_DIR is not set: audit events are NOT recorded');
+  const sink: AuditSink | undefined = guard ?? hooks.auditSink;
   const audit = auditOnce(
-    hooks.audit ?? (guard ? sealedTaskAudit(guard, logger, domain.auditFailures) : NO_AUDIT),
+    hooks.audit ?? (sink ? sealedTaskAudit(sink, logger, domain.auditFailures) : NO_AUDIT),
   );
   const client = new ClusterClient(kubeConfig, {
     writes: domain.apiWrites,
@@ -228,7 +235,15 @@ export async function startOperator(
   });
 
   const { tasks, approvals, pods, policies, runtimeClasses } = createInformers(config, kubeConfig, logger);
-  const gateway = await startGateway({ config, client, tasks, guard, logger });
+  const gateway = await startGateway({
+    config,
+    client,
+    tasks,
+    guard,
+    ...(hooks.auditSink ? { sink: hooks.auditSink } : {}),
+    logger,
+    screen: (text) => screen(text, { where: 'tool_output' }),
+  });
   // Pods are told the gateway's URL, and their NetworkPolicy allows exactly its port.
   const sandboxConfig: OperatorConfig = {
     ...config,
@@ -243,8 +258,14 @@ export async function startOperator(
     policies,
     runtimeClasses,
     config: sandboxConfig,
-    pod: { runnerImage: config.runnerImage, runnerUid: config.runnerUid, gatewayUrl: gateway.url },
+    pod: {
+      runnerImage: config.runnerImage,
+      runnerUid: config.runnerUid,
+      gatewayUrl: gateway.url,
+      isolationProbes: await isolationProbes(config, client),
+    },
     issueToken: gateway.issueToken,
+    screen: screenTask,
     audit,
     ...(guard ? { auditHealth: () => guard.health(), auditBarrier: () => guard.flush() } : {}),
     approvals: createApprovalGate({
@@ -305,7 +326,7 @@ export async function startOperator(
     elector = new LeaderElector({
       kubeConfig,
       namespace: config.leaseNamespace,
-      name: 'closedpaw-operator',
+      name: config.leaseName,
       identity: config.identity,
       leaseDurationMs: config.lease.durationMs,
       renewDeadlineMs: config.lease.renewDeadlineMs,

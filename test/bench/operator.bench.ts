@@ -95,7 +95,6 @@ async function main(): Promise<void> {
   const ns = await createTestNamespace('bench');
   await ensureRuntimeClass(kc, 'gvisor', 'runsc');
   const operator = await startOperatorProcess({
-    KUBECONFIG: cluster.kubeconfig,
     CLOSEDPAW_WATCH_NAMESPACE: ns,
     CLOSEDPAW_LEADER_ELECTION: 'false',
   });

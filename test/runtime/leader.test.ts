@@ -165,4 +165,34 @@ describe('LeaderElector', () => {
       await c.elector.stop();
     }
   });
+
+  test('a leader whose onStartedLeading rejects releases the lease at once and reports stopped leading', async () => {
+    const log: string[] = [];
+    const failing = new LeaderElector({
+      kubeConfig: kubeConfig(),
+      namespace: ns,
+      name: 'start-fails',
+      identity: 'broken',
+      leaseDurationMs: 3_000,
+      renewDeadlineMs: 1_500,
+      retryPeriodMs: 250,
+      logger: captureLogs('error').logger,
+      onStartedLeading: async () => {
+        log.push('started');
+        throw new Error('the audit log is locked by another process');
+      },
+      onStoppedLeading: () => void log.push('stopped'),
+    });
+    await failing.run();
+    assert.deepEqual(log, ['started', 'stopped']);
+    assert.equal(failing.isLeader(), false);
+    assert.equal((await readLease('start-fails')).spec?.holderIdentity ?? '', '', 'the lease is released');
+    const other: string[] = [];
+    const successor = candidate('successor', 'start-fails', kubeConfig(), other);
+    try {
+      await until(() => successor.elector.isLeader(), 'a successor leading without waiting for expiry');
+    } finally {
+      await successor.elector.stop();
+    }
+  });
 });

@@ -44,6 +44,7 @@ export class TestKubelet {
   private readonly handled = new Map<string, string>();
   private server: Server | undefined;
   private watchAbort: AbortController | undefined;
+  private stopped = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private certDir = '';
   /** Decides what a new pod does; the default keeps it running. */
@@ -76,6 +77,7 @@ export class TestKubelet {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.heartbeat);
     this.watchAbort?.abort();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -188,21 +190,31 @@ export class TestKubelet {
       .catch(() => this.coordination.createNamespacedLease({ namespace: 'kube-node-lease', body }));
   }
 
+  /**
+   * Lists, then watches from the list's resourceVersion; whenever the watch ends (client-node ends
+   * silent ones after 30 s) it starts over with a list, so no pod created in between is missed.
+   */
   private async watchPods(): Promise<void> {
-    const watch = new Watch(this.kubeConfig);
-    const onEvent = (type: string, pod: V1Pod) => {
-      if (type === 'DELETED') return;
+    const selector = 'app.kubernetes.io/managed-by=closedpaw';
+    const onPod = (pod: V1Pod) =>
       void this.handle(pod).catch((error: { code?: number }) => {
         if (error.code !== 404) console.error('test kubelet:', error);
       });
-    };
+    const list = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector });
+    for (const pod of list.items) onPod(pod);
+    const watch = new Watch(this.kubeConfig);
     this.watchAbort = await watch.watch(
       `/api/v1/namespaces/${this.namespace}/pods`,
-      { labelSelector: 'app.kubernetes.io/managed-by=closedpaw' },
-      onEvent,
+      { labelSelector: selector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+      (type: string, pod: V1Pod) => {
+        if (type === 'ADDED' || type === 'MODIFIED') onPod(pod);
+      },
       () => {
-        if (this.watchAbort?.signal.aborted) return;
-        void this.watchPods();
+        // client-node aborts its own controller when a watch ends: only our stop() means stop.
+        if (this.stopped) return;
+        void this.watchPods().catch((error: unknown) =>
+          console.error('test kubelet: re-watch failed:', error),
+        );
       },
     );
   }

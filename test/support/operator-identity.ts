@@ -3,13 +3,16 @@
  * rendered RBAC (not a test copy, not cluster-admin). Installed once per cluster (idempotent, so parallel
  * test files may race on it), then each test process gets a token for it from the TokenRequest API.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { runCommand } from '../../hack/cluster/processes.ts';
-import { kubeConfig, kubectl } from './kube.ts';
+import { kubeConfig } from './kube.ts';
 
 const HELM = join(import.meta.dirname, '../../hack/bin/helm');
 const CHART = join(import.meta.dirname, '../../charts/closedpaw');
+const KUBECTL = join(import.meta.dirname, '../../hack/bin/kubectl');
 
 export const OPERATOR_NAMESPACE = 'closedpaw-system';
 export const OPERATOR_SERVICE_ACCOUNT = 'closedpaw';
@@ -35,37 +38,55 @@ export async function renderOperatorIdentity(): Promise<string> {
   return rendered.stdout;
 }
 
-let installed: Promise<KubeConfig> | undefined;
+const installed = new Map<string, Promise<KubeConfig>>();
 
-/** A kubeconfig that authenticates as the chart's operator service account. */
-export function operatorKubeConfig(): Promise<KubeConfig> {
-  installed ??= install();
-  return installed;
+/**
+ * A kubeconfig that authenticates as the chart's operator service account on the cluster `admin` points at
+ * (default: the test cluster), installing the identity there once.
+ */
+export function operatorKubeConfig(admin: KubeConfig = kubeConfig()): Promise<KubeConfig> {
+  const server = admin.getCurrentCluster()?.server ?? '';
+  let identity = installed.get(server);
+  if (!identity) {
+    identity = install(admin);
+    installed.set(server, identity);
+  }
+  return identity;
 }
 
-async function install(): Promise<KubeConfig> {
-  await kubectl(['create', 'namespace', OPERATOR_NAMESPACE]); // AlreadyExists is fine
-  const manifests = await renderOperatorIdentity();
-  const apply = await kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], manifests);
-  if (apply.code !== 0) throw new Error(`applying the chart's RBAC failed: ${apply.stderr}`);
-  const token = await kubectl([
-    'create',
-    'token',
-    OPERATOR_SERVICE_ACCOUNT,
-    '-n',
-    OPERATOR_NAMESPACE,
-    '--duration=6h',
-  ]);
-  if (token.code !== 0) throw new Error(`requesting a token for the operator failed: ${token.stderr}`);
-  const admin = kubeConfig();
-  const cluster = admin.getCurrentCluster();
-  if (!cluster) throw new Error('the test kubeconfig has no current cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: 'operator', token: token.stdout.trim() }],
-    contexts: [{ name: 'operator', cluster: cluster.name, user: 'operator' }],
-    currentContext: 'operator',
-  });
-  return kc;
+async function install(admin: KubeConfig): Promise<KubeConfig> {
+  const dir = await mkdtemp(join(tmpdir(), 'closedpaw-admin-'));
+  const file = join(dir, 'kubeconfig');
+  await writeFile(file, admin.exportConfig(), { mode: 0o600 });
+  const run = (args: string[], input?: string) =>
+    runCommand(KUBECTL, ['--kubeconfig', file, ...args], input !== undefined ? { input } : {});
+  try {
+    await run(['create', 'namespace', OPERATOR_NAMESPACE]); // AlreadyExists is fine
+    const apply = await run(
+      ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+      await renderOperatorIdentity(),
+    );
+    if (apply.code !== 0) throw new Error(`applying the chart's RBAC failed: ${apply.stderr}`);
+    const token = await run([
+      'create',
+      'token',
+      OPERATOR_SERVICE_ACCOUNT,
+      '-n',
+      OPERATOR_NAMESPACE,
+      '--duration=6h',
+    ]);
+    if (token.code !== 0) throw new Error(`requesting a token for the operator failed: ${token.stderr}`);
+    const cluster = admin.getCurrentCluster();
+    if (!cluster) throw new Error('the admin kubeconfig has no current cluster');
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [cluster],
+      users: [{ name: 'operator', token: token.stdout.trim() }],
+      contexts: [{ name: 'operator', cluster: cluster.name, user: 'operator' }],
+      currentContext: 'operator',
+    });
+    return kc;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,9 +1,11 @@
 /** The operator as a real child process (`node operator/src/main.ts`), for chaos tests and benchmarks. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, runCommand } from '../../hack/cluster/processes.ts';
+import { operatorKubeConfig } from './operator-identity.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 /** The built operator, as `npm run operator` runs it (no TypeScript stripping at run time). */
@@ -41,15 +43,31 @@ export interface OperatorProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** A kubeconfig file for the chart's operator service account (written once per test process). */
+let identityFile: Promise<string> | undefined;
+function operatorKubeconfigFile(): Promise<string> {
+  identityFile ??= (async () => {
+    const kc = await operatorKubeConfig();
+    const dir = await mkdtemp(join(tmpdir(), 'closedpaw-operator-identity-'));
+    const file = join(dir, 'kubeconfig');
+    await writeFile(file, kc.exportConfig(), { mode: 0o600 });
+    return file;
+  })();
+  return identityFile;
+}
+
+/** Starts the built operator as a child process, as the chart's service account (unless env says otherwise). */
 export async function startOperatorProcess(env: Record<string, string>): Promise<OperatorProcess> {
   await buildOnce();
   const port = await freePort();
   const child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
     env: {
       ...process.env,
+      KUBECONFIG: await operatorKubeconfigFile(),
       CLOSEDPAW_HTTP_ADDR: `127.0.0.1:${port}`,
       CLOSEDPAW_UI_ADDR: 'off',
-      CLOSEDPAW_OLLAMA_IP: '127.0.0.1',
+      CLOSEDPAW_GATEWAY_ADDR: '127.0.0.1:0',
+      CLOSEDPAW_GATEWAY_IP: '127.0.0.1',
       LOG_LEVEL: 'warn',
       ...env,
     },

@@ -25,19 +25,18 @@ export function testConfig(namespace: string, env: Record<string, string> = {}):
 }
 
 /**
- * Starts the operator in-process, as the chart's service account (the chart's own RBAC decides what it
- * may do). `_admin` is the test's own kubeconfig, kept for call-site compatibility: never used for the
- * operator.
+ * Starts the operator in-process, as the chart's service account on the cluster `admin` points at (the
+ * chart's own RBAC decides what it may do; `admin` is used only to install that identity).
  */
 export async function runOperator(
-  _admin: KubeConfig,
+  admin: KubeConfig,
   namespace: string,
   env: Record<string, string> = {},
   hooks: OperatorHooks = {},
   logger?: Logger,
 ): Promise<RunningOperator> {
   const config = testConfig(namespace, env);
-  const identity = await operatorKubeConfig();
+  const identity = await operatorKubeConfig(admin);
   return await startOperator(config, identity, logger ?? createLogger(config.logLevel), hooks);
 }
 

@@ -107,6 +107,12 @@ export class ScriptedOllama {
     return this;
   }
 
+  /** Drops the turns not used yet (a run that ended early leaves some behind). */
+  clear(): this {
+    this.queues.clear();
+    return this;
+  }
+
   /** Turns not used yet, per endpoint. */
   pending(endpoint: ModelEndpoint = '/api/chat'): number {
     return this.queues.get(endpoint)?.length ?? 0;

@@ -4,6 +4,7 @@ import { cel, conditionsSchema, quantityBounds, quantityString, riskSchema } fro
 export const RUNTIME_CLASSES = ['gvisor', 'kata-qemu'] as const;
 export const TOOLS = ['fs.read', 'fs.write', 'fs.list', 'shell'] as const;
 export const APPROVAL_MODES = ['auto', 'required'] as const;
+export const TOOL_OUTPUT_SCREENING = ['stop', 'warn'] as const;
 /** `Pending` covers "not started yet": before the pod exists, and while it exists but does not run. */
 export const TASK_PHASES = [
   'Pending',
@@ -142,6 +143,12 @@ export const agentTaskSpecSchema = z
       tokens: BUDGET_LIMITS.tokens.default,
       bytes: BUDGET_LIMITS.bytes.default,
     }),
+    toolOutputScreening: z
+      .enum(TOOL_OUTPUT_SCREENING)
+      .default('stop')
+      .describe(
+        'stop: a tool output flagged as a prompt injection stops the run. warn: it is only audited — this makes the task critical, so a human approves the relaxation.',
+      ),
     ttlSecondsAfterFinished: z
       .int()
       .min(0)

@@ -65,6 +65,7 @@ describe('zod defaults match what the API server defaults', () => {
       timeoutSeconds: 600,
       resources: { cpu: '500m', memory: '512Mi', ephemeralStorage: '1Gi' },
       budget: { modelCalls: 24, tokens: 100_000, bytes: 16 * 1024 * 1024 },
+      toolOutputScreening: 'stop',
     });
   });
 });

@@ -52,6 +52,11 @@ const OPERATOR_REASONS = {
   SpecChangedAfterStart: 'The spec was edited after the pod started; the running pod keeps the old spec.',
   Succeeded: 'The agent finished and its result was recorded.',
   AgentFailed: 'The sandbox pod failed without a runner report (see the exit code).',
+  IsolationNotProven:
+    'The pod could still reach an address its NetworkPolicy denies (the policy was not enforced yet, or not at all): it was stopped before any agent code ran.',
+  NetworkPolicyRestored: 'Someone edited the task’s NetworkPolicy; the operator put its spec back.',
+  ReconcileError:
+    'The operator hit an error on this task and retries with backoff; the message has the error.',
   DeadlineExceeded: 'The task ran past timeoutSeconds.',
   PodDeleted: 'The sandbox pod disappeared before it finished.',
   ResultMissing: 'The pod succeeded but printed no result frame.',

@@ -3,6 +3,7 @@
 import { rotateTokenFile } from '../server/ui/token.ts';
 import { runApprovalsCli } from './approvals.ts';
 import { runAuditCli } from './audit.ts';
+import { runScreenCli } from './screen.ts';
 
 const USAGE = `usage: closedpaw <command> [options]
 
@@ -11,7 +12,9 @@ approve NAME [-n NS] [--reason TEXT] [--yes]
                                        show what is approved, then approve as your kubeconfig identity
 deny NAME [-n NS] [--reason TEXT]      show what is denied, then deny as your kubeconfig identity
 ui token rotate --file FILE            write a new UI token into FILE (the old one stops working)
-audit verify|export|tail|keygen …      the sealed audit log (closedpaw audit help)
+audit verify|export|tail|keygen|pubkey …  the sealed audit log (closedpaw audit help)
+screen [--threshold T] [--where W] < lines.jsonl
+                                       prompt-injection screening of JSON lines {"id","text"}
 `;
 
 const io = {
@@ -46,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return await runAuditCli(rest, io);
     case 'ui':
       return rotateUiToken(rest);
+    case 'screen':
+      return await runScreenCli(rest, { ...io, stdin: process.stdin });
     case undefined:
     case 'help':
     case '--help':

@@ -8,6 +8,7 @@
 import type { V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentTaskStatus } from '../api/agenttask.ts';
+import type { Risk } from '../api/common.ts';
 import { CONDITION } from '../api/reasons.ts';
 import type { AgentTask } from '../api/types.ts';
 import type { AuditHealth } from '../audit-guard.ts';
@@ -39,7 +40,7 @@ import type { ApprovalGate } from './approval-gate.ts';
 import { type ConditionInput, setCondition } from './conditions.ts';
 import { Expectations } from './expectations.ts';
 import { readResult } from './result.ts';
-import type { TaskAudit } from './task-audit.ts';
+import type { ScreenedInput, TaskAudit } from './task-audit.ts';
 import {
   afterFinish,
   type Child,
@@ -74,8 +75,8 @@ export interface AgentTaskControllerDeps {
   auditHealth?: () => AuditHealth;
   /** Makes the audit records so far durable; called before a pod is created (rejects: no pod). */
   auditBarrier?: () => Promise<void>;
-  /** Screens the task's prompt and inputs before the run (its flags raise risk). */
-  screen?: (task: AgentTask) => ScreeningResult;
+  /** Screens the task's prompt and inputs before the run (its flags make the task critical). */
+  screen?: (spec: AgentTask['spec']) => ScreeningResult & { findings?: ScreenedInput[] };
   /** Signs the task's gateway token, put into the pod (read-only) for the runner. */
   issueToken?: (task: AgentTask) => Promise<string>;
   onPhase?: (phase: NonNullable<AgentTaskStatus['phase']>) => void;
@@ -141,6 +142,17 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
   }
 
   const expected = new Expectations(60_000);
+  /** Risk by spec digest: screening a long prompt costs milliseconds, so it happens once per spec. */
+  const risks = new Map<string, { risk: Risk; findings: ScreenedInput[] }>();
+  function riskOf(task: AgentTask, digest: string): { risk: Risk; findings: ScreenedInput[] } {
+    const known = risks.get(digest);
+    if (known) return known;
+    const screening = deps.screen?.(task.spec) ?? NO_SCREENING;
+    const rated = { risk: rateRisk(task.spec, screening), findings: screening.findings ?? [] };
+    risks.set(digest, rated);
+    if (risks.size > 10_000) risks.delete(risks.keys().next().value as string);
+    return rated;
+  }
   const resultReads = new Map<string, number>();
 
   /** A child as the task sees it; `created` names its entry in the expectations. */
@@ -419,8 +431,9 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
   async function observe(step: Step): Promise<TaskObservation> {
     const { task } = step;
     const digest = specDigest(task.spec);
-    const risk = rateRisk(task.spec, deps.screen?.(task) ?? NO_SCREENING);
+    const { risk, findings } = riskOf(task, digest);
     if (!task.status?.phase) deps.audit.admitted(task);
+    for (const finding of findings) deps.audit.screened(task, finding);
     if (canonicalJson(risk) !== canonicalJson(task.status?.risk ?? null)) deps.audit.riskRated(task, risk);
     const pod = child(deps.pods, task, podKey(task), podFacts);
     const policy = child(deps.policies, task, policyKey(task), policyFacts(task));

@@ -13,7 +13,11 @@ const task = {
 };
 
 test('a cached pod keeps what the controller reads and drops the prompt copy and the program', () => {
-  const pod = buildPod(task, { runnerImage: 'i', runnerUid: 1000, gatewayUrl: 'http://g' }, 'x'.repeat(900));
+  const pod = buildPod(
+    task,
+    { runnerImage: 'i', runnerUid: 1000, gatewayUrl: 'http://g', isolationProbes: ['10.96.0.1:443'] },
+    'x'.repeat(900),
+  );
   pod.status = { phase: 'Failed', reason: 'DeadlineExceeded' };
   const slim = slimPod(structuredClone(pod)) as typeof pod;
   assert.equal(slim.metadata?.annotations?.['closedpaw.dev/task-spec'], undefined);

@@ -22,6 +22,7 @@ function recorder() {
   const calls: string[] = [];
   const audit: TaskAudit = {
     admitted: (t) => void calls.push(`admitted ${t.metadata.uid}`),
+    screened: (t, f) => void calls.push(`screened ${t.metadata.uid} ${f.where}`),
     riskRated: (t, r) => void calls.push(`risk ${t.metadata.uid} ${r.level}`),
     approvalRequested: (_t, a) => void calls.push(`requested ${a.metadata.name}`),
     approvalDecided: (_t, a, s) => void calls.push(`decided ${a.metadata.name} ${s}`),

@@ -4,6 +4,7 @@ import { RESULT_SUMMARY_MAX_CHARS } from '../api/agenttask.ts';
 import { parseResultFrame } from '../api/result-frame.ts';
 import type { ClusterClient } from '../k8s/client.ts';
 import { errorMessage, isTransient } from '../k8s/errors.ts';
+import { findSecrets } from '../screening/index.ts';
 
 export interface TaskResult {
   summary: string;
@@ -49,14 +50,18 @@ export async function readResult(
         }
       : parsed;
   }
+  // Secret-shaped strings (keys, tokens) never reach status, logs or Events; the digest stays that of
+  // what the runner produced.
+  const { redacted, found } = findSecrets(summarize(parsed.result));
+  const flags = found.length > 0 ? [...new Set([...parsed.flags, 'secret-redacted'])] : parsed.flags;
   return {
     ok: true,
     result: {
-      summary: summarize(parsed.result),
+      summary: summarize(Buffer.from(redacted)),
       sha256: parsed.sha256,
       bytes: parsed.bytes,
     },
-    flags: parsed.flags,
+    flags,
   };
 }
 

@@ -35,6 +35,15 @@ export function sealedTaskAudit(sink: AuditSink, logger: Logger, failures?: Coun
         task: ref(task),
         runtimeClass: task.spec.runtimeClassName,
       }),
+    screened: (task, finding) =>
+      append({
+        type: 'screening.flagged',
+        task: ref(task),
+        where: finding.where,
+        score: finding.score,
+        reasons: finding.reasons.map((r) => (finding.path ? `${finding.path}: ${r}` : r).slice(0, 1024)),
+        action: 'escalated',
+      }),
     riskRated: (task, risk) =>
       append({ type: 'task.risk_rated', task: ref(task), level: risk.level, reasons: risk.reasons }),
     approvalRequested: (task, approval) =>

@@ -4,8 +4,18 @@ import type { Risk } from '../api/common.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
 import { canonicalJson } from '../policy/digest.ts';
 
+/** A screening finding on what the task brought (prompt, inputs) before it ran. */
+export interface ScreenedInput {
+  where: 'prompt' | 'input';
+  path?: string;
+  score: number;
+  reasons: string[];
+}
+
 export interface TaskAudit {
   admitted(task: AgentTask): void;
+  /** Screening flagged the prompt or an input: the task was escalated to a human. */
+  screened(task: AgentTask, finding: ScreenedInput): void;
   riskRated(task: AgentTask, risk: Risk): void;
   approvalRequested(task: AgentTask, approval: Approval): void;
   approvalDecided(task: AgentTask, approval: Approval, state: 'Approved' | 'Denied' | 'Expired'): void;
@@ -17,6 +27,7 @@ export interface TaskAudit {
 
 export const NO_AUDIT: TaskAudit = {
   admitted() {},
+  screened() {},
   riskRated() {},
   approvalRequested() {},
   approvalDecided() {},
@@ -46,6 +57,9 @@ export function auditOnce(audit: TaskAudit, capacity = 50_000): TaskAudit & { si
   };
   return {
     admitted: (task) => first(task, 'admitted') && audit.admitted(task),
+    screened: (task, finding) =>
+      first(task, `screened:${task.metadata.generation}:${finding.where}:${finding.path ?? ''}`) &&
+      audit.screened(task, finding),
     riskRated: (task, risk) => first(task, `risk:${canonicalJson(risk)}`) && audit.riskRated(task, risk),
     approvalRequested: (task, approval) =>
       first(task, `approval.requested:${approval.metadata.name}`) && audit.approvalRequested(task, approval),

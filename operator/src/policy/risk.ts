@@ -1,8 +1,8 @@
 /**
  * Rates a task low / high / critical with human-readable reasons. Critical
- * means a human must approve before any pod exists. Screening (prompt
- * injection and the like) plugs in through `ScreeningResult`: its flags can
- * only raise the level, never lower it.
+ * means a human must approve before any pod exists. Screening of the prompt
+ * and inputs (policy/task-screening.ts) plugs in through `ScreeningResult`: a
+ * flag makes the task critical (a human must look), never lowers it.
  */
 import type { AgentTaskSpec } from '../api/agenttask.ts';
 import type { Risk } from '../api/common.ts';
@@ -12,6 +12,8 @@ type Level = Risk['level'];
 
 export interface ScreeningResult {
   flags: string[];
+  /** Where each flag came from, for the audit log. */
+  findings?: Array<{ where: 'prompt' | 'input'; path?: string; score: number; reasons: string[] }>;
 }
 
 export const NO_SCREENING: ScreeningResult = { flags: [] };
@@ -34,7 +36,13 @@ function findings(spec: AgentTaskSpec, screening: ScreeningResult): Finding[] {
   if (spec.approval === 'required') {
     found.push({ level: 'critical', reason: 'the task asks for human approval (approval: required)' });
   }
-  for (const flag of screening.flags) found.push({ level: 'high', reason: `screening: ${flag}` });
+  for (const flag of screening.flags) found.push({ level: 'critical', reason: `screening: ${flag}` });
+  if (spec.toolOutputScreening === 'warn') {
+    found.push({
+      level: 'critical',
+      reason: 'toolOutputScreening: warn — a tool output flagged as an injection does not stop the run',
+    });
+  }
   if (spec.timeoutSeconds > LONG_TIMEOUT_SECONDS) {
     found.push({
       level: 'high',

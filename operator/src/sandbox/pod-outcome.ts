@@ -1,7 +1,7 @@
 /** What a sandbox pod's status says about the task: not running yet (and why), running, or how it ended. */
 import type { V1Pod } from '@kubernetes/client-node';
 import { runnerFailureSchema } from '../api/agent-protocol.ts';
-import { AGENT_CONTAINER } from './pod.ts';
+import { AGENT_CONTAINER, ISOLATION_CHECK_CONTAINER } from './pod.ts';
 
 export type PodOutcome =
   | { state: 'pending'; reason: string; message: string; stuck: boolean }
@@ -79,6 +79,12 @@ export function podOutcome(pod: V1Pod): PodOutcome {
   if (phase !== 'Failed') return pendingOutcome(pod);
   if (pod.status?.reason === 'DeadlineExceeded') {
     return { state: 'timedOut', message: pod.status.message ?? 'the pod ran past its activeDeadlineSeconds' };
+  }
+  const check = pod.status?.initContainerStatuses?.find((c) => c.name === ISOLATION_CHECK_CONTAINER)?.state
+    ?.terminated;
+  if (check && check.exitCode !== 0) {
+    const why = check.message?.trim().slice(0, 1024) || `the isolation check exited ${check.exitCode}`;
+    return { state: 'failed', reason: 'IsolationNotProven', message: `no agent code ran: ${why}` };
   }
   const terminated = pod.status?.containerStatuses?.find((c) => c.name === AGENT_CONTAINER)?.state
     ?.terminated;

@@ -20,11 +20,21 @@ export const WORKSPACE_PATH = POD_PATHS.workspace;
 export const TASK_DIR = POD_PATHS.taskDir;
 export const TASK_FILE = POD_PATHS.taskFile;
 
+export const ISOLATION_CHECK_CONTAINER = 'isolation-check';
+/** The probe in the runner image that proves the NetworkPolicy holds before agent code runs. */
+export const ISOLATION_PROBE = '/usr/local/bin/closedpaw-probe';
+export const ISOLATION_CHECK_TIMEOUT_MS = 10_000;
+
 export interface PodConfig {
   runnerImage: string;
   runnerUid: number;
   /** The model gateway as pods reach it (the only address their NetworkPolicy allows). */
   gatewayUrl: string;
+  /**
+   * `ip:port` addresses the pod's policy denies and that accept connections when nothing filters them
+   * (e.g. the API server's ClusterIP): the init container must see each refused before the runner starts.
+   */
+  isolationProbes: string[];
 }
 
 const containerSecurityContext = (uid: number): V1SecurityContext => ({
@@ -38,9 +48,36 @@ const containerSecurityContext = (uid: number): V1SecurityContext => ({
   seccompProfile: { type: 'RuntimeDefault' },
 });
 
-function agentContainer(task: AgentTask, config: PodConfig): V1Container {
+const limitsOf = (task: AgentTask) => {
   const { cpu, memory, ephemeralStorage } = task.spec.resources;
-  const limits = { cpu, memory, 'ephemeral-storage': ephemeralStorage };
+  return { cpu, memory, 'ephemeral-storage': ephemeralStorage };
+};
+
+/**
+ * Runs first and fails the pod closed (exit 3, reason on its termination log) unless every probe address
+ * is unreachable: NetworkPolicy enforcers apply a new pod's rules a moment after it starts, and no agent
+ * code may run in that moment.
+ */
+function isolationCheck(task: AgentTask, config: PodConfig): V1Container {
+  const limits = limitsOf(task);
+  return {
+    name: ISOLATION_CHECK_CONTAINER,
+    image: config.runnerImage,
+    imagePullPolicy: 'IfNotPresent',
+    command: [
+      ISOLATION_PROBE,
+      'isolation-check',
+      String(ISOLATION_CHECK_TIMEOUT_MS),
+      ...config.isolationProbes,
+    ],
+    resources: { limits, requests: limits },
+    securityContext: containerSecurityContext(config.runnerUid),
+    terminationMessagePolicy: 'File',
+  };
+}
+
+function agentContainer(task: AgentTask, config: PodConfig): V1Container {
+  const limits = limitsOf(task);
   return {
     name: AGENT_CONTAINER,
     image: config.runnerImage,
@@ -67,6 +104,9 @@ function agentContainer(task: AgentTask, config: PodConfig): V1Container {
 
 /** `gatewayToken`: the task's capability token, projected read-only next to the task file. */
 export function buildPod(task: AgentTask, config: PodConfig, gatewayToken = ''): V1Pod {
+  if (config.isolationProbes.length === 0) {
+    throw new Error('no isolation probe addresses: a sandbox pod cannot prove its NetworkPolicy holds');
+  }
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -98,6 +138,7 @@ export function buildPod(task: AgentTask, config: PodConfig, gatewayToken = ''):
         fsGroup: config.runnerUid,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      initContainers: [isolationCheck(task, config)],
       containers: [agentContainer(task, config)],
       volumes: [
         { name: 'workspace', emptyDir: { sizeLimit: task.spec.resources.ephemeralStorage } },

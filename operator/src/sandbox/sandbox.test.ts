@@ -17,7 +17,12 @@ const task = (spec: Record<string, unknown> = {}): AgentTask => ({
   spec: agentTaskSpecSchema.parse({ prompt: 'do it', model: 'm', ...spec }),
 });
 
-const podConfig = { runnerImage: 'img', runnerUid: 65532, gatewayUrl: 'http://10.96.0.20:11435' };
+const podConfig = {
+  runnerImage: 'img',
+  runnerUid: 65532,
+  gatewayUrl: 'http://10.96.0.20:11435',
+  isolationProbes: ['10.96.0.1:443'],
+};
 
 describe('buildPod', () => {
   const pod = buildPod(task({ runtimeClassName: 'kata-qemu', timeoutSeconds: 42 }), podConfig);
@@ -53,7 +58,21 @@ describe('buildPod', () => {
       JSON.stringify(container.resources?.limits),
     ],
     ['one container', spec.containers.length, 1],
-    ['no init containers', spec.initContainers, undefined],
+    [
+      'one init container: the isolation check',
+      spec.initContainers?.map((c) => c.name).join(),
+      'isolation-check',
+    ],
+    [
+      'the check probes the denied addresses before the runner',
+      spec.initContainers?.[0]?.command?.join(' '),
+      '/usr/local/bin/closedpaw-probe isolation-check 10000 10.96.0.1:443',
+    ],
+    [
+      'the check is as hardened as the agent',
+      JSON.stringify(spec.initContainers?.[0]?.securityContext),
+      JSON.stringify(container.securityContext),
+    ],
     ['no ports', container.ports, undefined],
     ['owner is the task', pod.metadata?.ownerReferences?.[0]?.uid, 'uid-1'],
     ['owner is controller', pod.metadata?.ownerReferences?.[0]?.controller, true],
@@ -94,6 +113,13 @@ describe('buildPod', () => {
     ]);
     assert.ok((container.env ?? []).every((e) => e.valueFrom === undefined));
   });
+});
+
+test('without isolation probe addresses no pod is built (fail closed)', () => {
+  assert.throws(
+    () => buildPod(task(), { ...podConfig, isolationProbes: [] }),
+    /cannot prove its NetworkPolicy holds/,
+  );
 });
 
 describe('buildNetworkPolicy', () => {
@@ -190,6 +216,27 @@ describe('podOutcome', () => {
       { state: 'pending', reason: 'PodPending' },
     ],
     ['deadline', { status: { phase: 'Failed', reason: 'DeadlineExceeded' } }, { state: 'timedOut' }],
+    [
+      'the isolation check failed: no agent code ran',
+      {
+        status: {
+          phase: 'Failed',
+          initContainerStatuses: [
+            {
+              ...agent({
+                terminated: { exitCode: 3, message: 'isolation not proven: 10.96.0.1:443 still reachable' },
+              }),
+              name: 'isolation-check',
+            },
+          ],
+        },
+      },
+      {
+        state: 'failed',
+        reason: 'IsolationNotProven',
+        message: 'no agent code ran: isolation not proven: 10.96.0.1:443 still reachable',
+      },
+    ],
     [
       'the runner report on the termination log names the reason',
       {

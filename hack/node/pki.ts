@@ -1,0 +1,151 @@
+/**
+ * The node cluster's certificates: the control plane's PKI (hack/cluster/certs.ts)
+ * plus an API-server serving cert valid on the node IP and the `kubernetes`
+ * Service IP, the kubelet's serving and client certs, the API server's
+ * kubelet-client cert, and one client cert each for kube-proxy and kube-router.
+ */
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createPki, type Pki } from '../cluster/certs.ts';
+import { NETWORK, NODE_NAME } from './layout.ts';
+
+const run = promisify(execFile);
+
+export interface NodePki extends Pki {
+  nodeServingCert: string;
+  nodeServingKey: string;
+  apiServerNodeCert: string;
+  apiServerNodeKey: string;
+  kubeletClientCert: string;
+  kubeletClientKey: string;
+  kubeletApiClientCert: string;
+  kubeletApiClientKey: string;
+  kubeProxyCert: string;
+  kubeProxyKey: string;
+  kubeRouterCert: string;
+  kubeRouterKey: string;
+}
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  try {
+    await run('openssl', args, { cwd });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? String(error);
+    throw new Error(`openssl ${args[0]} failed (is openssl installed? apt-get install openssl): ${stderr}`);
+  }
+}
+
+/** A P-256 key and a cert signed by the cluster CA, as <dir>/<name>.{key,crt}. */
+async function issue(pki: Pki, dir: string, name: string, subject: string, extensions: string) {
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key], dir);
+  await openssl(['req', '-new', '-key', key, '-subj', subject, '-out', csr], dir);
+  await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n${extensions}`);
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      pki.caCert,
+      '-CAkey',
+      pki.caKey,
+      '-CAcreateserial',
+      '-days',
+      '365',
+    ].concat(['-sha256', '-extfile', ext, '-out', join(dir, `${name}.crt`)]),
+    dir,
+  );
+  return { cert: join(dir, `${name}.crt`), key };
+}
+
+const client = 'extendedKeyUsage=clientAuth\n';
+
+export async function createNodePki(dir: string): Promise<NodePki> {
+  const pki = await createPki(dir);
+  const apiServer = await issue(
+    pki,
+    dir,
+    'apiserver-node',
+    '/CN=kube-apiserver',
+    'extendedKeyUsage=serverAuth\n' +
+      `subjectAltName=IP:${NETWORK.nodeIp},IP:${NETWORK.kubernetesServiceIp},IP:127.0.0.1,DNS:localhost,` +
+      'DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n',
+  );
+  const nodeServing = await issue(
+    pki,
+    dir,
+    'kubelet-serving',
+    `/CN=${NODE_NAME}`,
+    `extendedKeyUsage=serverAuth\nsubjectAltName=IP:${NETWORK.nodeIp},DNS:${NODE_NAME}\n`,
+  );
+  const kubeletClient = await issue(
+    pki,
+    dir,
+    'kubelet-client',
+    `/O=system:nodes/CN=system:node:${NODE_NAME}`,
+    client,
+  );
+  const kubeletApiClient = await issue(
+    pki,
+    dir,
+    'apiserver-kubelet-client',
+    '/O=system:masters/CN=kube-apiserver-kubelet-client',
+    client,
+  );
+  const kubeProxy = await issue(pki, dir, 'kube-proxy', '/CN=system:kube-proxy', client);
+  const kubeRouter = await issue(pki, dir, 'kube-router', '/CN=closedpaw:kube-router', client);
+  return {
+    ...pki,
+    nodeServingCert: nodeServing.cert,
+    nodeServingKey: nodeServing.key,
+    apiServerNodeCert: apiServer.cert,
+    apiServerNodeKey: apiServer.key,
+    kubeletClientCert: kubeletClient.cert,
+    kubeletClientKey: kubeletClient.key,
+    kubeletApiClientCert: kubeletApiClient.cert,
+    kubeletApiClientKey: kubeletApiClient.key,
+    kubeProxyCert: kubeProxy.cert,
+    kubeProxyKey: kubeProxy.key,
+    kubeRouterCert: kubeRouter.cert,
+    kubeRouterKey: kubeRouter.key,
+  };
+}
+
+/** The same paths createNodePki wrote in `dir` (for a running node). */
+export function nodePkiPaths(dir: string): NodePki {
+  const pair = (name: string) => [join(dir, `${name}.crt`), join(dir, `${name}.key`)] as const;
+  const [nodeServingCert, nodeServingKey] = pair('kubelet-serving');
+  const [apiServerNodeCert, apiServerNodeKey] = pair('apiserver-node');
+  const [kubeletClientCert, kubeletClientKey] = pair('kubelet-client');
+  const [kubeletApiClientCert, kubeletApiClientKey] = pair('apiserver-kubelet-client');
+  const [kubeProxyCert, kubeProxyKey] = pair('kube-proxy');
+  const [kubeRouterCert, kubeRouterKey] = pair('kube-router');
+  return {
+    caCert: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    servingCert: join(dir, 'apiserver.crt'),
+    servingKey: join(dir, 'apiserver.key'),
+    adminCert: join(dir, 'admin.crt'),
+    adminKey: join(dir, 'admin.key'),
+    saKey: join(dir, 'sa.key'),
+    saPub: join(dir, 'sa.pub'),
+    nodeServingCert,
+    nodeServingKey,
+    apiServerNodeCert,
+    apiServerNodeKey,
+    kubeletClientCert,
+    kubeletClientKey,
+    kubeletApiClientCert,
+    kubeletApiClientKey,
+    kubeProxyCert,
+    kubeProxyKey,
+    kubeRouterCert,
+    kubeRouterKey,
+  };
+}

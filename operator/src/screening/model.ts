@@ -1,0 +1,98 @@
+/**
+ * The linear model: log-odds = bias + weights of the n-gram buckets present + weights of the signals fired.
+ * Weights come from model.json (written by hack/screening/train.ts); a signal the file does not name keeps
+ * its prior. Token weights are stored sparsely as delta-coded bucket indices and int8 levels.
+ */
+import type { Analysis } from './analyse.ts';
+import { priorOf } from './analyse.ts';
+import modelFile from './model.json' with { type: 'json' };
+import { bestWindow, DIM, HASH_BITS, NGRAM_FLOOR, type WindowScore } from './tokens.ts';
+
+export interface ModelFile {
+  format: string;
+  hashBits: number;
+  bias: number;
+  threshold: number;
+  signals: Record<string, number>;
+  tokenScale: number;
+  tokenIndex: number[];
+  tokenWeight: number[];
+  trainedOn?: unknown;
+}
+
+export const MODEL_FORMAT = 'closedpaw-screening-model/1';
+
+export interface Model {
+  bias: number;
+  threshold: number;
+  tokens: Float32Array;
+  signals: Map<string, number>;
+}
+
+export function loadModel(file: ModelFile): Model {
+  if (file.format !== MODEL_FORMAT) throw new Error(`screening model: unknown format ${file.format}`);
+  if (file.hashBits !== HASH_BITS)
+    throw new Error(`screening model: hashBits ${file.hashBits}, code expects ${HASH_BITS}`);
+  if (file.tokenIndex.length !== file.tokenWeight.length)
+    throw new Error('screening model: token arrays differ in length');
+  const tokens = new Float32Array(DIM);
+  let index = 0;
+  for (let i = 0; i < file.tokenIndex.length; i++) {
+    index += file.tokenIndex[i] ?? 0;
+    if (index < 0 || index >= DIM) throw new Error(`screening model: token index ${index} out of range`);
+    tokens[index] = (file.tokenWeight[i] ?? 0) * file.tokenScale;
+  }
+  return {
+    bias: file.bias,
+    threshold: file.threshold,
+    tokens,
+    signals: new Map(Object.entries(file.signals)),
+  };
+}
+
+export const MODEL: Model = loadModel(modelFile as ModelFile);
+
+export function signalWeight(model: Model, signal: string): number {
+  return model.signals.get(signal) ?? priorOf(signal);
+}
+
+export interface Scored {
+  logit: number;
+  /** The n-gram part: the best window's weight sum. */
+  window: WindowScore;
+}
+
+export function scoreAnalysis(model: Model, a: Analysis): Scored {
+  const w = a.words;
+  const window = bestWindow(
+    w.unigrams.subarray(0, w.length),
+    w.bigrams.subarray(0, w.length),
+    w.textEnds,
+    model.tokens,
+  );
+  let logit = model.bias + Math.max(NGRAM_FLOOR, window.sum);
+  for (const signal of a.signals.keys()) logit += signalWeight(model, signal);
+  return { logit, window };
+}
+
+export const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/** The n-grams of the best window that pushed the score up most, as quoted words (for the reason). */
+export function topNgrams(model: Model, a: Analysis, window: WindowScore, k: number): string[] {
+  const w = a.words;
+  const textIndex = w.textEnds.findIndex((end) => end > window.start);
+  const text = a.texts[textIndex] ?? '';
+  const best = new Map<number, { weight: number; text: string }>();
+  const consider = (bucket: number, start: number, end: number) => {
+    const weight = model.tokens[bucket] ?? 0;
+    if (weight > 0 && !best.has(bucket)) best.set(bucket, { weight, text: text.slice(start, end) });
+  };
+  for (let p = window.start; p < window.end; p++) {
+    consider(w.unigrams[p] ?? 0, w.starts[p] ?? 0, w.ends[p] ?? 0);
+    if (p > window.textStart) consider(w.bigrams[p] ?? 0, w.starts[p - 1] ?? 0, w.ends[p] ?? 0);
+  }
+  return [...best.values()]
+    .sort((x, y) => y.weight - x.weight)
+    .slice(0, k)
+    .map((x) => x.text);
+}

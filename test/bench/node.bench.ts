@@ -1,0 +1,1 @@
+import '../node/node.bench.ts';

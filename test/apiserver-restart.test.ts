@@ -17,11 +17,14 @@ import {
   stopCluster,
 } from '../hack/cluster/controlplane.ts';
 import type { RunningOperator } from '../operator/src/operator.ts';
+import { TestKubelet } from './support/kubelet.ts';
 import { capturingLogger, ensureRuntimeClass, runOperator, Tasks } from './support/operator.ts';
 
 let cluster: ClusterState;
 let kc: KubeConfig;
 let operator: RunningOperator;
+/** Runs the pods: a task is Running only once its pod runs. */
+let kubelet: TestKubelet;
 const logs = capturingLogger();
 const ns = 'default';
 
@@ -30,11 +33,14 @@ before(async () => {
   kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   await ensureRuntimeClass(kc, 'gvisor', 'runsc');
+  kubelet = new TestKubelet(kc, ns);
+  await kubelet.start();
   operator = await runOperator(kc, ns, {}, {}, logs.logger);
 });
 
 after(async () => {
   await operator?.stop();
+  await kubelet?.stop();
   if (cluster) await stopCluster(cluster.dir);
 });
 

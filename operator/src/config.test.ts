@@ -49,3 +49,18 @@ test('the gateway egress port follows the URL pods use, unless set', () => {
   assert.equal(loadConfig(both).gateway.egress.port, 11435);
   assert.equal(loadConfig({ CLOSEDPAW_GATEWAY_ADDR: 'off' }).gateway.listen, undefined);
 });
+
+test('audit is on by default, in the state directory, with a key the operator may generate', () => {
+  const config = loadConfig({ CLOSEDPAW_STATE_DIR: '/var/lib/closedpaw' });
+  assert.deepEqual(config.audit, {
+    logPath: '/var/lib/closedpaw/audit/audit.log',
+    keysDir: '/var/lib/closedpaw/audit-keys',
+    generateKeys: true,
+    checkpointDir: '/var/lib/closedpaw/checkpoints',
+  });
+  assert.equal(config.gateway.keyFile, '/var/lib/closedpaw/gateway-key.jwk');
+  const mounted = loadConfig({ CLOSEDPAW_STATE_DIR: '/s', CLOSEDPAW_AUDIT_KEYS_DIR: '/etc/keys' });
+  assert.equal(mounted.audit?.generateKeys, false, 'a configured key directory is never written to');
+  assert.equal(loadConfig({ CLOSEDPAW_AUDIT: 'off' }).audit, undefined, 'off only when asked');
+  assert.throws(() => loadConfig({ CLOSEDPAW_AUDIT: 'no' }), /CLOSEDPAW_AUDIT/);
+});

@@ -2,6 +2,8 @@
  * Operator configuration from environment variables, validated by zod.
  * A bad value stops start-up with a message naming the variable.
  */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 const boolean = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -84,6 +86,8 @@ export const envSchema = z.object({
   CLOSEDPAW_UI_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   CLOSEDPAW_UI_TOKEN_FILE: z.string().min(1).optional(),
   CLOSEDPAW_UI_STATE_DIR: z.string().min(1).optional(),
+  CLOSEDPAW_STATE_DIR: z.string().min(1).optional(),
+  CLOSEDPAW_AUDIT: z.enum(['on', 'off']).default('on'),
   CLOSEDPAW_AUDIT_DIR: z.string().min(1).optional(),
   CLOSEDPAW_AUDIT_KEYS_DIR: z.string().min(1).optional(),
   CLOSEDPAW_AUDIT_CHECKPOINT_DIR: z.string().min(1).optional(),
@@ -107,8 +111,8 @@ export interface GatewayConfig {
   url?: string;
   service: { namespace: string; name: string };
   egress: GatewayEgress;
-  /** The token signing key (created on first start); undefined: a new key per process. */
-  keyFile?: string;
+  /** The token signing key (created on first start, so tokens survive a restart). */
+  keyFile: string;
 }
 
 export interface OperatorConfig {
@@ -148,8 +152,13 @@ export interface OperatorConfig {
     /** Where a generated token is kept (mode 0600, `<dir>/ui-token`). */
     stateDir?: string;
   };
-  /** The sealed audit log: `<dir>/audit.log`, keys from a Secret-mounted dir, checkpoints published to a second dir. */
-  audit?: { logPath: string; keysDir: string; checkpointDir?: string };
+  /** Where the operator keeps what it must not lose: audit log, generated keys, gateway key, UI token. */
+  stateDir: string;
+  /**
+   * The sealed audit log: `<dir>/audit.log`, keys from a (Secret-mounted) dir — generated there when it holds
+   * none and `generateKeys` — and checkpoints published to a second dir. Undefined only with CLOSEDPAW_AUDIT=off.
+   */
+  audit?: { logPath: string; keysDir: string; generateKeys: boolean; checkpointDir: string };
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -193,7 +202,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     approvalTtlSeconds: e.CLOSEDPAW_APPROVAL_TTL_SECONDS,
     approvers: { users: e.CLOSEDPAW_APPROVER_USERS ?? [], groups: e.CLOSEDPAW_APPROVER_GROUPS ?? [] },
     ...(e.CLOSEDPAW_UI_ADDR === 'off' ? {} : { ui: uiConfig(e) }),
-    ...(e.CLOSEDPAW_AUDIT_DIR ? { audit: auditConfig(e, e.CLOSEDPAW_AUDIT_DIR) } : {}),
+    stateDir: stateDir(e),
+    ...(e.CLOSEDPAW_AUDIT === 'on' ? { audit: auditConfig(e, stateDir(e)) } : {}),
     logLevel: e.LOG_LEVEL,
   };
 }
@@ -214,20 +224,24 @@ function gatewayConfig(e: Env): GatewayConfig {
       podSelector: e.CLOSEDPAW_GATEWAY_POD_SELECTOR,
       ...(e.CLOSEDPAW_GATEWAY_IP ? { ip: e.CLOSEDPAW_GATEWAY_IP } : {}),
     },
-    ...(e.CLOSEDPAW_GATEWAY_KEY_FILE ? { keyFile: e.CLOSEDPAW_GATEWAY_KEY_FILE } : {}),
+    keyFile: e.CLOSEDPAW_GATEWAY_KEY_FILE ?? join(stateDir(e), 'gateway-key.jwk'),
   };
 }
 
-function auditConfig(e: Env, dir: string): NonNullable<OperatorConfig['audit']> {
-  if (!e.CLOSEDPAW_AUDIT_KEYS_DIR) {
-    throw new ConfigError(
-      'invalid configuration:\n  CLOSEDPAW_AUDIT_KEYS_DIR: required when CLOSEDPAW_AUDIT_DIR is set',
-    );
-  }
+/** `$CLOSEDPAW_STATE_DIR`, else `$XDG_STATE_HOME/closedpaw`, else `~/.local/state/closedpaw`. */
+function stateDir(e: Env): string {
+  if (e.CLOSEDPAW_STATE_DIR) return resolve(e.CLOSEDPAW_STATE_DIR);
+  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(base, 'closedpaw');
+}
+
+function auditConfig(e: Env, state: string): NonNullable<OperatorConfig['audit']> {
+  const dir = e.CLOSEDPAW_AUDIT_DIR ?? join(state, 'audit');
   return {
-    logPath: `${dir.replace(/\/$/, '')}/audit.log`,
-    keysDir: e.CLOSEDPAW_AUDIT_KEYS_DIR,
-    ...(e.CLOSEDPAW_AUDIT_CHECKPOINT_DIR ? { checkpointDir: e.CLOSEDPAW_AUDIT_CHECKPOINT_DIR } : {}),
+    logPath: join(dir, 'audit.log'),
+    keysDir: e.CLOSEDPAW_AUDIT_KEYS_DIR ?? join(state, 'audit-keys'),
+    generateKeys: e.CLOSEDPAW_AUDIT_KEYS_DIR === undefined,
+    checkpointDir: e.CLOSEDPAW_AUDIT_CHECKPOINT_DIR ?? join(state, 'checkpoints'),
   };
 }
 
@@ -245,7 +259,7 @@ function uiConfig(e: Env): NonNullable<OperatorConfig['ui']> {
     ...(e.CLOSEDPAW_UI_APPROVER_GROUPS ? { approverGroups: e.CLOSEDPAW_UI_APPROVER_GROUPS } : {}),
     ...(e.CLOSEDPAW_UI_TOKEN ? { token: e.CLOSEDPAW_UI_TOKEN } : {}),
     ...(e.CLOSEDPAW_UI_TOKEN_FILE ? { tokenFile: e.CLOSEDPAW_UI_TOKEN_FILE } : {}),
-    ...(e.CLOSEDPAW_UI_STATE_DIR ? { stateDir: e.CLOSEDPAW_UI_STATE_DIR } : {}),
+    stateDir: e.CLOSEDPAW_UI_STATE_DIR ?? stateDir(e),
   };
 }
 

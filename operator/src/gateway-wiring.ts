@@ -3,6 +3,8 @@
  * pods are given, and the per-task token each pod carries. The gateway itself (gateway/) knows
  * nothing of informers or config; this is where they meet.
  */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { AgentTask } from './api/types.ts';
 import type { AuditSink } from './audit/index.ts';
 import type { AuditGuard } from './audit-guard.ts';
@@ -13,7 +15,6 @@ import {
   createTokenVerifier,
   type Gateway,
   type GatewayKey,
-  generateGatewayKey,
   issueTaskToken,
   loadOrCreateGatewayKey,
   type ScreenFn,
@@ -44,12 +45,10 @@ export interface GatewayWiring {
   screen?: ScreenFn;
 }
 
-async function signingKey(config: OperatorConfig, logger: Logger): Promise<GatewayKey> {
-  if (config.gateway.keyFile) return await loadOrCreateGatewayKey(config.gateway.keyFile);
-  logger.warn(
-    'CLOSEDPAW_GATEWAY_KEY_FILE is not set: task tokens die with this process (pods of earlier tasks lose the model)',
-  );
-  return await generateGatewayKey();
+/** The key tokens are signed with, kept in a file so tokens outlive an operator restart. */
+async function signingKey(config: OperatorConfig): Promise<GatewayKey> {
+  await mkdir(dirname(config.gateway.keyFile), { recursive: true, mode: 0o700 });
+  return await loadOrCreateGatewayKey(config.gateway.keyFile);
 }
 
 /** The gateway's address as pods see it: configured, the local listener, or its Service's ClusterIP. */
@@ -71,7 +70,7 @@ async function podUrl(wiring: GatewayWiring, listenPort: number | undefined): Pr
 
 export async function startGateway(wiring: GatewayWiring): Promise<RunningGateway> {
   const { config, logger } = wiring;
-  const key = await signingKey(config, logger);
+  const key = await signingKey(config);
   let gateway: Gateway | undefined;
   let listenPort: number | undefined;
   if (config.gateway.listen) {

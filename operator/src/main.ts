@@ -4,6 +4,7 @@ import { KubeconfigError, loadKubeConnection } from './k8s/kubeconfig.ts';
 import type { KubeConnection } from './k8s/rest.ts';
 import { createLogger } from './logger.ts';
 import { startOperator } from './operator.ts';
+import { PreflightError } from './preflight.ts';
 
 function loadKubeConfig(): KubeConnection {
   const connection = loadKubeConnection();
@@ -28,9 +29,15 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   logger.info({ cluster: kubeConfig.getCurrentCluster()?.server, identity: config.identity }, 'starting');
-  const operator = await startOperator(config, kubeConfig, logger, {
-    onLostLease: () => process.exit(1),
-  });
+  let operator: Awaited<ReturnType<typeof startOperator>>;
+  try {
+    operator = await startOperator(config, kubeConfig, logger, { onLostLease: () => process.exit(1) });
+  } catch (error) {
+    if (!(error instanceof PreflightError)) throw error;
+    logger.fatal({ err: error.message }, 'cannot start');
+    console.error(`closedpaw-operator: ${error.message}`);
+    process.exit(2);
+  }
   // The URL carries the session token: shown once on an interactive terminal, never through the logger,
   // and never into container logs (in a cluster the token comes from CLOSEDPAW_UI_TOKEN's Secret).
   if (operator.uiUrl) {

@@ -3,11 +3,13 @@
  * leader Lease, with the ops HTTP listener. `startOperator` is used by main.ts
  * and by tests that run the operator in-process.
  */
+
+import { readdir } from 'node:fs/promises';
 import type { V1NetworkPolicy, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
 import type { AgentTask, Approval } from './api/types.ts';
-import { type AuditSink, loadKeyring, openAuditSink } from './audit/index.ts';
+import { type AuditSink, generateKey, loadKeyring, openAuditSink } from './audit/index.ts';
 import { AuditGuard } from './audit-guard.ts';
 import type { OperatorConfig } from './config.ts';
 import { agentTaskReconciler } from './controllers/agenttask.ts';
@@ -22,6 +24,7 @@ import type { KubeConnection } from './k8s/rest.ts';
 import type { Logger } from './logger.ts';
 import { createDomainMetrics, type DomainMetrics } from './metrics.ts';
 import { screenTask } from './policy/task-screening.ts';
+import { preflight } from './preflight.ts';
 import { Controller } from './runtime/controller.ts';
 import { Informer, type KubeObject } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
@@ -85,17 +88,30 @@ function sealedAuditGuard(
 ) {
   const log = logger.child({ component: 'audit' });
   return new AuditGuard({
-    open: async (extra) =>
-      await openAuditSink({
+    open: async (extra) => {
+      if (settings.generateKeys) await ensureAuditKey(settings.keysDir, log);
+      return await openAuditSink({
         logPath: settings.logPath,
         keyring: await loadKeyring(settings.keysDir),
-        ...(settings.checkpointDir ? { checkpointDir: settings.checkpointDir } : {}),
+        checkpointDir: settings.checkpointDir,
         logger: log,
         ...extra,
-      }),
+      });
+    },
     logger: log,
     onCheckpoint: (seq) => domain.auditCheckpointSize.set(seq),
   });
+}
+
+/** With no key configured, the operator makes one in its state directory (once; it must be kept). */
+async function ensureAuditKey(dir: string, logger: Logger): Promise<void> {
+  const existing = await readdir(dir).catch(() => [] as string[]);
+  if (existing.some((name) => name.endsWith('.json'))) return;
+  const key = await generateKey(dir);
+  logger.warn(
+    { kid: key.kid, dir },
+    'generated an audit key: back this directory up; without it the log cannot be verified or read',
+  );
 }
 
 /** The local approval UI; it decides as the configured human (impersonation), never as the operator. */
@@ -218,13 +234,23 @@ export async function startOperator(
   logger: Logger,
   hooks: OperatorHooks = {},
 ): Promise<RunningOperator> {
+  await preflight(config, kubeConfig);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const runtimeMetrics = createRuntimeMetrics(registry);
   const domain = createDomainMetrics(registry);
   const overridden = hooks.audit ?? hooks.auditSink;
   const guard = config.audit && !overridden ? sealedAuditGuard(config.audit, logger, domain) : undefined;
-  if (!guard && !overridden) logger.warn('CLOSEDPAW_AUDIT_DIR is not set: audit events are NOT recorded');
+  if (!guard && !overridden) {
+    logger.warn(
+      'CLOSEDPAW_AUDIT=off: audit events are NOT recorded (an explicit choice; remove it to record them)',
+    );
+  }
+  if (guard)
+    logger.info(
+      { log: config.audit?.logPath, state: config.stateDir },
+      'audit on: the sealed log opens once this process leads',
+    );
   const sink: AuditSink | undefined = guard ?? hooks.auditSink;
   const audit = auditOnce(
     hooks.audit ?? (sink ? sealedTaskAudit(sink, logger, domain.auditFailures) : NO_AUDIT),

@@ -211,12 +211,21 @@ export class TestKubelet {
       },
       () => {
         // client-node aborts its own controller when a watch ends: only our stop() means stop.
-        if (this.stopped) return;
-        void this.watchPods().catch((error: unknown) =>
-          console.error('test kubelet: re-watch failed:', error),
-        );
+        if (!this.stopped) void this.rewatch();
       },
     );
+  }
+
+  /** Starts the watch again, retrying while the API server is away (an outage test stops it). */
+  private async rewatch(): Promise<void> {
+    for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 2000)) {
+      try {
+        await this.watchPods();
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   private async handle(pod: V1Pod): Promise<void> {

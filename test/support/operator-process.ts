@@ -56,6 +56,10 @@ function operatorKubeconfigFile(): Promise<string> {
   return identityFile;
 }
 
+/** One state directory per test process: restarted operators find their audit log and keys again. */
+let stateDir: Promise<string> | undefined;
+const processStateDir = () => (stateDir ??= mkdtemp(join(tmpdir(), 'closedpaw-operator-state-')));
+
 /** Starts the built operator as a child process, as the chart's service account (unless env says otherwise). */
 export async function startOperatorProcess(env: Record<string, string>): Promise<OperatorProcess> {
   await buildOnce();
@@ -64,6 +68,7 @@ export async function startOperatorProcess(env: Record<string, string>): Promise
     env: {
       ...process.env,
       KUBECONFIG: await operatorKubeconfigFile(),
+      CLOSEDPAW_STATE_DIR: await processStateDir(),
       CLOSEDPAW_HTTP_ADDR: `127.0.0.1:${port}`,
       CLOSEDPAW_UI_ADDR: 'off',
       CLOSEDPAW_GATEWAY_ADDR: '127.0.0.1:0',

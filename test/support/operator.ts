@@ -1,5 +1,9 @@
 /** Runs the operator in-process against the test cluster, scoped to one namespace. */
 
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, NodeV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -11,8 +15,10 @@ import { type OperatorHooks, type RunningOperator, startOperator } from '../../o
 import { kubeConfig } from './kube.ts';
 import { operatorKubeConfig } from './operator-identity.ts';
 
+/** The operator's config in tests: one namespace, its own state directory (audit on, as by default). */
 export function testConfig(namespace: string, env: Record<string, string> = {}): OperatorConfig {
   return loadConfig({
+    CLOSEDPAW_STATE_DIR: mkdtempSync(join(tmpdir(), 'closedpaw-operator-state-')),
     CLOSEDPAW_WATCH_NAMESPACE: namespace,
     CLOSEDPAW_LEADER_ELECTION: 'false',
     CLOSEDPAW_HTTP_ADDR: '127.0.0.1:0',
@@ -37,7 +43,14 @@ export async function runOperator(
 ): Promise<RunningOperator> {
   const config = testConfig(namespace, env);
   const identity = await operatorKubeConfig(admin);
-  return await startOperator(config, identity, logger ?? createLogger(config.logLevel), hooks);
+  const operator = await startOperator(config, identity, logger ?? createLogger(config.logLevel), hooks);
+  return {
+    ...operator,
+    async stop() {
+      await operator.stop();
+      await rm(config.stateDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A JSON logger whose lines the test can read. */

@@ -3,11 +3,12 @@
  * what approval-decisions.ts decides (create, supersede, settle), with
  * optimistic concurrency on every status write, and audits each fact once.
  */
+import type { ApprovalStatus } from '../api/approval.ts';
 import type { Risk } from '../api/common.ts';
 import { API_VERSION, APPROVAL } from '../api/meta.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
 import type { ClusterClient } from '../k8s/client.ts';
-import { isAlreadyExists } from '../k8s/errors.ts';
+import { isAlreadyExists, isNotFound } from '../k8s/errors.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { childLabels, controllerReference } from '../sandbox/names.ts';
 import {
@@ -22,6 +23,11 @@ import { Expectations } from './expectations.ts';
 import type { TaskAudit } from './task-audit.ts';
 
 export type GateResult = Verdict;
+
+/** The Approval a status write was for no longer exists. */
+class ApprovalGone extends Error {
+  override name = 'ApprovalGone';
+}
 
 export interface ApprovalGate {
   check(task: AgentTask, risk: Risk, digest: string, signal?: AbortSignal): Promise<GateResult>;
@@ -109,6 +115,21 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
     return approval;
   }
 
+  /** A status write; an Approval deleted meanwhile is forgotten (also from the expectations) and reported as gone. */
+  async function patchStatus(
+    approval: Approval,
+    status: ApprovalStatus,
+    signal?: AbortSignal,
+  ): Promise<Approval> {
+    try {
+      return await deps.client.patchApprovalStatus(approval, status, signal);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      created.observed(`${approval.metadata.namespace}/${approval.metadata.name}`);
+      throw new ApprovalGone();
+    }
+  }
+
   async function perform(
     task: AgentTask,
     risk: Risk,
@@ -118,7 +139,7 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
   ) {
     if (decision.next === 'request' || decision.next === 'settle') await deps.barrier?.();
     for (const { approval, status } of decision.supersede) {
-      await deps.client.patchApprovalStatus(approval, status, signal);
+      await patchStatus(approval, status, signal);
     }
     switch (decision.next) {
       case 'request': {
@@ -133,11 +154,7 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
         return await perform(task, risk, digest, { ...next, supersede: [] }, signal);
       }
       case 'settle': {
-        const settled = await deps.client.patchApprovalStatus(
-          decision.settle.approval,
-          decision.settle.status,
-          signal,
-        );
+        const settled = await patchStatus(decision.settle.approval, decision.settle.status, signal);
         const state = decision.settle.status.state;
         if (state === 'Approved' || state === 'Denied' || state === 'Expired') {
           deps.audit.approvalDecided(task, settled, state);
@@ -145,7 +162,7 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
         return decision.verdict;
       }
       case 'markPending': {
-        const marked = await deps.client.patchApprovalStatus(decision.approval, { state: 'Pending' }, signal);
+        const marked = await patchStatus(decision.approval, { state: 'Pending' }, signal);
         created.expect(`${marked.metadata.namespace}/${marked.metadata.name}`, marked);
         return decision.verdict;
       }
@@ -168,8 +185,15 @@ export function createApprovalGate(deps: ApprovalGateDeps): ApprovalGate {
 
   return {
     async check(task, risk, digest, signal) {
-      const decision = decideApproval(observation(task, digest, approvalsOf(task)));
-      return await perform(task, risk, digest, decision, signal);
+      // An Approval deleted while we decide is decided again without it (its deadline stays recorded).
+      for (let attempt = 1; ; attempt++) {
+        const decision = decideApproval(observation(task, digest, approvalsOf(task)));
+        try {
+          return await perform(task, risk, digest, decision, signal);
+        } catch (error) {
+          if (!(error instanceof ApprovalGone) || attempt >= 3) throw error;
+        }
+      }
     },
   };
 }

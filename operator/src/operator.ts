@@ -35,6 +35,7 @@ import { screen } from './screening/index.ts';
 import { createOpsServer } from './server/ops.ts';
 import {
   createAccessReview,
+  createTaskSources,
   NO_ACCESS,
   resolveTokenSource,
   startUiServer,
@@ -124,11 +125,15 @@ async function startApprovalUi(
     logger: Logger;
     sink: AuditGuard | undefined;
     ttlSeconds: number;
+    kubeConfig: KubeConnection;
+    /** The sealed log the task view reads its audit trails from (undefined: no trail). */
+    audit: OperatorConfig['audit'];
   },
 ) {
   const { approver } = settings;
   const groups = settings.approverGroups ?? [];
   return await startUiServer({
+    ...createTaskSources({ kubeConfig: deps.kubeConfig, audit: deps.audit, tasks: deps.tasks }),
     approvals: deps.approvals,
     tasks: deps.tasks,
     decide: (namespace, name, decision) =>
@@ -379,6 +384,8 @@ export async function startOperator(
         logger,
         sink: guard,
         ttlSeconds: config.approvalTtlSeconds,
+        kubeConfig,
+        audit: guard ? config.audit : undefined,
       })
     : undefined;
 

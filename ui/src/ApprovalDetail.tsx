@@ -2,7 +2,9 @@
 import { type FormEvent, type RefObject, useId, useState } from 'react';
 import type { TaskView } from '../../operator/src/server/ui/view.ts';
 import { ApiError, type ApprovalView, decide } from './api.ts';
-import { localTime, remaining, remainingSpoken, revealInvisible, STATE_LABEL } from './format.ts';
+import { localTime, remaining, remainingSpoken, STATE_LABEL } from './format.ts';
+import { Prompt } from './Prompt.tsx';
+import { followLink, type Route, routePath } from './route.ts';
 
 const CRITICAL_TOOLS = new Set(['shell', 'fs.write']);
 const REASON_MAX = 1024;
@@ -14,34 +16,6 @@ interface Props {
   readOnlyHint?: string;
   headingRef: RefObject<HTMLHeadingElement | null>;
   onClose(): void;
-}
-
-function Prompt({ text }: { text: string }) {
-  const parts = revealInvisible(text);
-  const hidden = parts.filter((p) => 'hidden' in p).length;
-  return (
-    <>
-      {hidden > 0 && (
-        <p className="warning" role="note">
-          The prompt contains {hidden} invisible or direction-changing character{hidden === 1 ? '' : 's'},
-          shown below as <span className="hidden-char">U+…</span> markers.
-        </p>
-      )}
-      <pre className="prompt">
-        {parts.map((p, i) =>
-          'text' in p ? (
-            p.text
-          ) : (
-            // biome-ignore lint/suspicious/noArrayIndexKey: static split of one string
-            <span key={i} className="hidden-char" title="invisible character">
-              {p.hidden}
-            </span>
-          ),
-        )}
-      </pre>
-      <p className="hint">{text.length.toLocaleString()} characters</p>
-    </>
-  );
 }
 
 function Countdown({ approval: a, now }: { approval: ApprovalView; now: number }) {
@@ -152,6 +126,19 @@ function DecisionForm(props: {
   );
 }
 
+/** To the task's own page: its phase, live runner steps, result and audit trail. */
+function TaskLink({ approval: a }: { approval: ApprovalView }) {
+  const route: Route = { page: 'task', namespace: a.namespace, name: a.taskRef.name };
+  return (
+    <p className="see-task">
+      <a href={routePath(route)} onClick={(e) => followLink(e, route)}>
+        See this task
+      </a>{' '}
+      <span className="hint">(phase, live runner steps, result and audit trail)</span>
+    </p>
+  );
+}
+
 export function ApprovalDetail({ approval: a, now, approver, readOnlyHint, headingRef, onClose }: Props) {
   const task = a.task;
   const [result, setResult] = useState<Result>(null);
@@ -175,6 +162,7 @@ export function ApprovalDetail({ approval: a, now, approver, readOnlyHint, headi
         · <span className={`badge state-${a.state.toLowerCase()}`}>{STATE_LABEL[a.state] ?? a.state}</span>{' '}
         <span className={`badge risk-${a.risk.level}`}>risk: {a.risk.level}</span>
       </p>
+      <TaskLink approval={a} />
 
       <dl className="facts">
         <dt>Expires</dt>

@@ -2,6 +2,14 @@
  * Talks to the server that served this page, and nothing else: every URL is a
  * fixed relative `/api/...` path; nothing from the page URL can change it.
  */
+import type { AuditTrailEvent, AuditTrailView } from '../../operator/src/server/ui/audit-trail.ts';
+import type { RunnerStep, StepsStatus } from '../../operator/src/server/ui/steps.ts';
+import type {
+  ConditionView,
+  TaskDetailView,
+  TaskStreamEvent,
+  TaskSummaryView,
+} from '../../operator/src/server/ui/task-view.ts';
 import type {
   ApprovalsResponse,
   ApprovalView,
@@ -10,7 +18,19 @@ import type {
 } from '../../operator/src/server/ui/view.ts';
 import { authHeader } from './session.ts';
 
-export type { ApprovalView, StreamEvent, WhoamiResponse };
+export type {
+  ApprovalView,
+  AuditTrailEvent,
+  AuditTrailView,
+  ConditionView,
+  RunnerStep,
+  StepsStatus,
+  StreamEvent,
+  TaskDetailView,
+  TaskStreamEvent,
+  TaskSummaryView,
+  WhoamiResponse,
+};
 
 export class ApiError extends Error {
   readonly status: number;
@@ -73,13 +93,28 @@ export function decide(
   });
 }
 
+/** The live stream of approvals and task rows. */
+export const events = (signal: AbortSignal): AsyncGenerator<StreamEvent> =>
+  serverEvents<StreamEvent>('/api/events', signal);
+
+/** The live stream of one task page: the task, its runner steps, its audit trail. */
+export const taskEvents = (
+  namespace: string,
+  name: string,
+  signal: AbortSignal,
+): AsyncGenerator<TaskStreamEvent> =>
+  serverEvents<TaskStreamEvent>(
+    `/api/tasks/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/events`,
+    signal,
+  );
+
 /**
- * The live event stream. EventSource cannot send an Authorization header (and a
- * token in its URL would leak into logs), so this reads the server-sent event
- * stream with fetch() instead. Yields events until the stream ends.
+ * A server-sent event stream. EventSource cannot send an Authorization header (and a
+ * token in its URL would leak into logs), so this reads the stream with fetch()
+ * instead. Yields events until the stream ends.
  */
-export async function* events(signal: AbortSignal): AsyncGenerator<StreamEvent> {
-  const res = await fetch('/api/events', {
+async function* serverEvents<E>(path: string, signal: AbortSignal): AsyncGenerator<E> {
+  const res = await fetch(path, {
     ...BASE_INIT,
     headers: { Accept: 'text/event-stream', ...authHeader() },
     signal,
@@ -108,7 +143,7 @@ export async function* events(signal: AbortSignal): AsyncGenerator<StreamEvent> 
           .filter((line) => line.startsWith('data:'))
           .map((line) => line.slice(5).replace(/^ /, ''))
           .join('\n');
-        if (data) yield JSON.parse(data) as StreamEvent;
+        if (data) yield JSON.parse(data) as E;
       }
     }
   } finally {

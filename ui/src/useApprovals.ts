@@ -1,11 +1,13 @@
-/** The approvals, kept live by the server's event stream; reconnects with backoff. */
+/** The approvals and the task rows, kept live by the server's event stream; reconnects with backoff. */
 import { useEffect, useRef, useState } from 'react';
-import { ApiError, type ApprovalView, events, type StreamEvent } from './api.ts';
+import { ApiError, type ApprovalView, events, type StreamEvent, type TaskSummaryView } from './api.ts';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'unauthorized';
 
 export interface ApprovalsState {
   approvals: Map<string, ApprovalView>;
+  /** Task rows (namespace/name → row) of the namespaces the approver may read. */
+  tasks: Map<string, TaskSummaryView>;
   connection: Connection;
   /** Server clock minus browser clock, in ms: countdowns use the server's time. */
   clockOffsetMs: number;
@@ -27,12 +29,31 @@ function apply(map: Map<string, ApprovalView>, event: StreamEvent): Map<string, 
       next.delete(event.key);
       return next;
     }
+    default:
+      return map;
+  }
+}
+
+function applyTasks(map: Map<string, TaskSummaryView>, event: StreamEvent): Map<string, TaskSummaryView> {
+  switch (event.type) {
+    case 'snapshot':
+      return new Map((event.tasks ?? []).map((t) => [t.key, t]));
+    case 'task-upsert':
+      return new Map(map).set(event.task.key, event.task);
+    case 'task-delete': {
+      const next = new Map(map);
+      next.delete(event.key);
+      return next;
+    }
+    default:
+      return map;
   }
 }
 
 export function useApprovals(onChange: ChangeListener): ApprovalsState {
   const [state, setState] = useState<ApprovalsState>({
     approvals: new Map(),
+    tasks: new Map(),
     connection: 'connecting',
     clockOffsetMs: 0,
   });
@@ -42,11 +63,13 @@ export function useApprovals(onChange: ChangeListener): ApprovalsState {
   useEffect(() => {
     const abort = new AbortController();
     let current = new Map<string, ApprovalView>();
+    let tasks = new Map<string, TaskSummaryView>();
     let seenSnapshot = false;
 
     const handle = (event: StreamEvent) => {
       const previous = current;
       current = apply(current, event);
+      tasks = applyTasks(tasks, event);
       if (seenSnapshot) {
         if (event.type === 'upsert') listener.current(event.approval, previous.get(event.approval.key));
         if (event.type === 'delete') listener.current(undefined, previous.get(event.key));
@@ -59,7 +82,7 @@ export function useApprovals(onChange: ChangeListener): ApprovalsState {
       }
       if (event.type === 'snapshot') seenSnapshot = true;
       const clockOffsetMs = Date.parse(event.serverTime) - Date.now();
-      setState({ approvals: current, connection: 'live', clockOffsetMs });
+      setState({ approvals: current, tasks, connection: 'live', clockOffsetMs });
     };
 
     (async () => {

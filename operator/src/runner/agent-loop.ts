@@ -169,10 +169,8 @@ function initialMessages(deps: AgentDeps): Message[] {
     toolNames: deps.tools.names,
     workspace: deps.workspace,
   });
-  const messages: Message[] = [
-    { role: 'system', content: system },
-    { role: 'user', content: spec.prompt },
-  ];
+  // The documents first, the instruction last: the instruction is what the model answers.
+  const messages: Message[] = [{ role: 'system', content: system }];
   const inputs = spec.inputs ?? [];
   if (inputs.length > 0) {
     const documents = inputs.map((input) =>
@@ -183,6 +181,7 @@ function initialMessages(deps: AgentDeps): Message[] {
       content: `The task comes with ${inputs.length} input document(s), also saved in the workspace:\n\n${documents.join('\n\n')}`,
     });
   }
+  messages.push({ role: 'user', content: spec.prompt });
   return messages;
 }
 

@@ -28,6 +28,9 @@ import { errorMessage, statusCode, statusReason } from '../../k8s/errors.ts';
 import type { Informer, KubeObject } from '../../runtime/informer.ts';
 import type { AccessReview } from './access.ts';
 import { assessApproval } from './assess.ts';
+import type { AuditTrailSource } from './audit-trail.ts';
+import { HttpError } from './http-error.ts';
+import type { ReadPodLog } from './pod-log.ts';
 import {
   type AuthLimits,
   AuthThrottle,
@@ -42,10 +45,16 @@ import {
 } from './security.ts';
 import { createStaticResolver } from './static.ts';
 import { type ApprovalSource, ApprovalStream, approvalView, approvalViews, viewOf } from './stream.ts';
+import { registerTaskRoutes } from './task-routes.ts';
+import { type TaskStreamOptions, TaskStreams } from './task-stream.ts';
 import { fixedToken, type TokenSource } from './token.ts';
 import type { ApprovalsResponse, WhoamiResponse } from './view.ts';
 
 export { type AccessReview, createAccessReview, NO_ACCESS, type PostJson } from './access.ts';
+export { AuditTrailIndex, type AuditTrailSource, type AuditTrailView } from './audit-trail.ts';
+export { type OpenApiPath, podLogReader, type ReadPodLog } from './pod-log.ts';
+export type { TaskDetailView, TaskStreamEvent, TaskSummaryView, TasksResponse } from './task-view.ts';
+export { createTaskSources, type TaskSources } from './task-wiring.ts';
 export { generateUiToken, resolveTokenSource, rotateTokenFile, type TokenSource } from './token.ts';
 export type { ApprovalsResponse, ApprovalView, StreamEvent, TaskView, WhoamiResponse } from './view.ts';
 
@@ -97,6 +106,15 @@ export interface UiDeps {
   tokenCheckMs?: number;
   /** Clock for expiry decisions (tests). */
   now?: () => Date;
+  /**
+   * Reads a task's pod log (through the API server, as the operator) for its runner steps; without it the
+   * task view shows no steps. Only lines that validate as runner steps ever reach the page.
+   */
+  readPodLog?: ReadPodLog;
+  /** A task's events from the sealed audit log with the log's verification status; without it, none. */
+  auditTrail?: AuditTrailSource;
+  /** Limits of the per-task event streams (tests). */
+  taskStreams?: TaskStreamOptions;
 }
 
 export const READ_ONLY_HINT =
@@ -130,16 +148,6 @@ export const decisionBodySchema = z
       .regex(/^sha256:[a-f0-9]{64}$/, 'taskDigest must be sha256:<64 hex>'),
   })
   .strict();
-
-class HttpError extends Error {
-  readonly statusCode: number;
-  readonly source: 'ui' | 'apiserver';
-  constructor(statusCode: number, message: string, source: 'ui' | 'apiserver' = 'ui') {
-    super(message);
-    this.statusCode = statusCode;
-    this.source = source;
-  }
-}
 
 /** Per-route settings: `public` routes (static files only) need no token. */
 interface RouteConfig {
@@ -204,6 +212,19 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
   const stream = new ApprovalStream(src, {
     onError: (error) => log.error({ err: errorMessage(error) }, 'event stream: an update was not sent'),
   });
+  const taskStreams = new TaskStreams(
+    {
+      tasks: deps.tasks,
+      readable,
+      now,
+      ...(deps.readPodLog ? { readPodLog: deps.readPodLog } : {}),
+      ...(deps.auditTrail ? { auditTrail: deps.auditTrail } : {}),
+    },
+    {
+      onError: (error) => log.error({ err: errorMessage(error) }, 'task stream: an update was not sent'),
+      ...deps.taskStreams,
+    },
+  );
   // A rotated token ends the streams opened with the old one (requests are checked one by one anyway).
   let tokenVersion = tokens.version();
   const tokenCheck = setInterval(() => {
@@ -212,6 +233,7 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
     tokenVersion = v;
     log.info({ source: tokens.origin }, 'the UI token changed: open event streams ended');
     stream.endAll();
+    taskStreams.endAll();
   }, deps.tokenCheckMs ?? 2000);
   tokenCheck.unref();
 
@@ -291,6 +313,7 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
   app.addHook('preClose', async () => {
     clearInterval(tokenCheck);
     stream.close();
+    taskStreams.close();
   });
 
   app.setErrorHandler((error, req, reply) => {
@@ -389,6 +412,18 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
       reply.raw.writeHead(503, { ...headers, 'content-type': 'application/json; charset=utf-8' });
       reply.raw.end(JSON.stringify({ error: 'too many open event streams', source: 'ui' }));
     }
+  });
+
+  registerTaskRoutes(app, {
+    tasks: deps.tasks,
+    readable,
+    requireReadable,
+    streams: taskStreams,
+    securityHeaders: SECURITY_HEADERS,
+    now,
+    ...(deps.readPodLog ? { readPodLog: deps.readPodLog } : {}),
+    ...(deps.auditTrail ? { auditTrail: deps.auditTrail } : {}),
+    ...(deps.taskStreams?.stepLogLimitBytes ? { stepLogLimitBytes: deps.taskStreams.stepLogLimitBytes } : {}),
   });
 
   app.get('/*', { config: { public: true } satisfies RouteConfig }, async (req, reply) => {

@@ -43,7 +43,8 @@ export function createStaticResolver(staticDir: string) {
     /**
      * The file for a URL path: the file itself; for a deeper path ending in
      * `/assets/<file>` (relative asset URLs under an SPA fallback page), that asset;
-     * for an extension-less path, index.html (the SPA fallback). Else undefined (404).
+     * for an extension-less path or a task page (`/tasks/<ns>/<name>`), index.html (the SPA
+     * fallback). Else undefined (404).
      */
     async resolve(urlPath: string): Promise<StaticFile | undefined> {
       let path: string;
@@ -62,6 +63,8 @@ export function createStaticResolver(staticDir: string) {
       if (assets > 0 && assets === segments.length - 2) {
         return await readInside(root, segments.slice(assets).join('/'));
       }
+      // The page's own routes: a task name may contain dots (`/tasks/<namespace>/<name>`).
+      if (segments[0] === 'tasks' && segments.length <= 3) return await this.index();
       if (extname(segments[segments.length - 1]!) === '') return await this.index();
       return undefined;
     },

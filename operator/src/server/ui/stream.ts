@@ -1,12 +1,14 @@
 /**
  * Live updates for the UI: the informers' events become server-sent events.
- * A client gets a full snapshot on connect, then upserts and deletes; a client
- * that reconnects simply gets a fresh snapshot, so nothing needs replaying.
- * Only approvals in namespaces the approver may read are ever sent.
+ * A client gets a full snapshot on connect (approvals and task rows), then
+ * upserts and deletes; a client that reconnects simply gets a fresh snapshot,
+ * so nothing needs replaying. Only approvals and tasks in namespaces the
+ * approver may read are ever sent.
  */
 import type { ServerResponse } from 'node:http';
 import type { AgentTask, Approval } from '../../api/types.ts';
 import type { Informer, KubeObject } from '../../runtime/informer.ts';
+import { type TaskSummaryView, taskKey, toTaskSummary } from './task-view.ts';
 import { type ApprovalView, approvalKey, type StreamEvent, toApprovalView } from './view.ts';
 
 /** The part of an Informer the UI uses (an Informer fits; so does a test fake). */
@@ -27,17 +29,26 @@ const taskOf = (src: ApprovalSource, a: Approval) =>
 export const viewOf = (src: ApprovalSource, a: Approval): ApprovalView =>
   toApprovalView(a, taskOf(src, a), { now: src.now(), ttlSeconds: src.ttlSeconds });
 
-/** Every approval the approver may read, joined with its task. */
-export async function approvalViews(src: ApprovalSource): Promise<ApprovalView[]> {
-  const all = src.approvals.list();
-  const namespaces = [...new Set(all.map((a) => a.metadata.namespace ?? ''))];
+/** The objects whose namespace the approver may read (each namespace asked once). */
+async function readableOnly<T extends KubeObject>(src: ApprovalSource, all: T[]): Promise<T[]> {
+  const namespaces = [...new Set(all.map((o) => o.metadata?.namespace ?? ''))];
   const readable = new Set<string>();
   await Promise.all(
     namespaces.map(async (ns) => {
       if (await src.readable(ns)) readable.add(ns);
     }),
   );
-  return all.filter((a) => readable.has(a.metadata.namespace ?? '')).map((a) => viewOf(src, a));
+  return all.filter((o) => readable.has(o.metadata?.namespace ?? ''));
+}
+
+/** Every approval the approver may read, joined with its task. */
+export async function approvalViews(src: ApprovalSource): Promise<ApprovalView[]> {
+  return (await readableOnly(src, src.approvals.list())).map((a) => viewOf(src, a));
+}
+
+/** A row for every task the approver may read. */
+export async function taskSummaries(src: ApprovalSource): Promise<TaskSummaryView[]> {
+  return (await readableOnly(src, src.tasks.list())).map(toTaskSummary);
 }
 
 /** One approval (the caller checked that its namespace is readable). */
@@ -86,17 +97,18 @@ export class ApprovalStream {
         this.broadcast({ type: 'delete', serverTime: this.src.now().toISOString(), key: approvalKey(a) });
       }),
     );
-    const taskChanged = (t: AgentTask & KubeObject) => {
+    const taskChanged = (t: AgentTask & KubeObject, deleted = false) => {
       if (this.clients.size + this.joining.size === 0) return;
+      this.publishTask(t, deleted);
       for (const a of this.src.approvals.list()) {
         if (a.metadata.namespace === t.metadata.namespace && a.spec.taskRef.name === t.metadata.name) {
           this.publishApproval(a);
         }
       }
     };
-    src.tasks.on('add', taskChanged);
-    src.tasks.on('update', taskChanged);
-    src.tasks.on('delete', taskChanged);
+    src.tasks.on('add', (t) => taskChanged(t));
+    src.tasks.on('update', (t) => taskChanged(t));
+    src.tasks.on('delete', (t) => taskChanged(t, true));
     this.heartbeat = setInterval(() => {
       for (const res of this.clients) this.write(res, ': keepalive\n\n');
     }, opts.heartbeatMs ?? 15_000);
@@ -128,9 +140,10 @@ export class ApprovalStream {
     // In the chain: events queued before the snapshot are in it; events queued after it follow it.
     this.enqueue(async () => {
       const approvals = await approvalViews(this.src);
+      const tasks = await taskSummaries(this.src);
       if (!this.joining.delete(res) || this.closed) return;
       this.clients.add(res);
-      this.send(res, { type: 'snapshot', serverTime: this.src.now().toISOString(), approvals });
+      this.send(res, { type: 'snapshot', serverTime: this.src.now().toISOString(), approvals, tasks });
     });
     return true;
   }
@@ -159,6 +172,19 @@ export class ApprovalStream {
       if (!(await this.src.readable(a.metadata.namespace ?? ''))) return;
       const approval = viewOf(this.src, a);
       this.broadcast({ type: 'upsert', serverTime: this.src.now().toISOString(), approval });
+    });
+  }
+
+  private publishTask(t: AgentTask, deleted: boolean): void {
+    if (this.closed) return;
+    this.enqueue(async () => {
+      if (!(await this.src.readable(t.metadata.namespace ?? ''))) return;
+      const serverTime = this.src.now().toISOString();
+      this.broadcast(
+        deleted
+          ? { type: 'task-delete', serverTime, key: taskKey(t) }
+          : { type: 'task-upsert', serverTime, task: toTaskSummary(t) },
+      );
     });
   }
 

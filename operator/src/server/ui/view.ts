@@ -5,6 +5,7 @@
 import type { ApprovalState } from '../../api/approval.ts';
 import type { AgentTask, Approval } from '../../api/types.ts';
 import { type Assessment, assessApproval, type Blocker, recordedRiskIfDifferent } from './assess.ts';
+import type { TaskSummaryView } from './task-view.ts';
 
 export type { Blocker, BlockerCode } from './assess.ts';
 
@@ -83,11 +84,16 @@ export interface WhoamiResponse {
   hint?: string;
 }
 
-/** Server-sent events on /api/events, one JSON object per `data:` line. */
+/**
+ * Server-sent events on /api/events, one JSON object per `data:` line: approvals, and the task list
+ * (rows only; a task page has its own stream).
+ */
 export type StreamEvent =
-  | { type: 'snapshot'; serverTime: string; approvals: ApprovalView[] }
+  | { type: 'snapshot'; serverTime: string; approvals: ApprovalView[]; tasks: TaskSummaryView[] }
   | { type: 'upsert'; serverTime: string; approval: ApprovalView }
-  | { type: 'delete'; serverTime: string; key: string };
+  | { type: 'delete'; serverTime: string; key: string }
+  | { type: 'task-upsert'; serverTime: string; task: TaskSummaryView }
+  | { type: 'task-delete'; serverTime: string; key: string };
 
 export const approvalKey = (a: Approval): string => `${a.metadata.namespace}/${a.metadata.name}`;
 

@@ -1,65 +1,66 @@
-/** `closedpaw <verb> …`: dispatches to one small module per verb group. */
-
-import { rotateTokenFile } from '../server/ui/token.ts';
-import { runApprovalsCli } from './approvals.ts';
-import { runAuditCli } from './audit.ts';
-import { runScreenCli } from './screen.ts';
-
-const USAGE = `usage: closedpaw <command> [options]
-
-approvals [-n NS | -A]                 list approvals
-approve NAME [-n NS] [--reason TEXT] [--yes]
-                                       show what is approved, then approve as your kubeconfig identity
-deny NAME [-n NS] [--reason TEXT]      show what is denied, then deny as your kubeconfig identity
-ui token rotate --file FILE            write a new UI token into FILE (the old one stops working)
-audit verify|export|tail|keygen|pubkey …  the sealed audit log (closedpaw audit help)
-screen [--threshold T] [--where W] < lines.jsonl
-                                       prompt-injection screening of JSON lines {"id","text"}
-`;
+#!/usr/bin/env node
+/**
+ * `closedpaw <verb> …`: dispatches to one small module per verb group. Verb modules are imported on
+ * demand, so `closedpaw --help` or `closedpaw run` never loads the audit store or the screening model.
+ */
+import { closest } from './suggest.ts';
+import { USAGE, VERBS, version } from './verbs.ts';
 
 const io = {
   stdout: (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`),
   stderr: (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`),
+  rawStderr: (s: string) => process.stderr.write(s),
 };
-
-function rotateUiToken(args: string[]): number {
-  const [what, verb, flag, file] = args;
-  if (args.length !== 4 || what !== 'token' || verb !== 'rotate' || flag !== '--file' || !file) {
-    io.stderr('usage: closedpaw ui token rotate --file FILE');
-    return 2;
-  }
-  try {
-    rotateTokenFile(file);
-  } catch (error) {
-    io.stderr(`closedpaw ui: ${(error as Error).message}`);
-    return 1;
-  }
-  io.stdout(`wrote a new UI token to ${file}: the old one stops working at the next request`);
-  return 0;
-}
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   switch (verb) {
+    case 'run':
+      return await (await import('./run.ts')).runRunCli(rest, io);
+    case 'up':
+      return await (await import('./up.ts')).runUpCli(rest, io);
+    case 'down':
+      return await (await import('./down.ts')).runDownCli(rest, io);
+    case 'doctor':
+      return await (await import('./doctor/index.ts')).runDoctorCli(rest, io);
+    case 'ui':
+      return await (await import('./ui.ts')).runUiCli(rest, io);
     case 'approvals':
     case 'approve':
     case 'deny':
-      return await runApprovalsCli(argv, io);
+      return await (await import('./approvals.ts')).runApprovalsCli(argv, io);
     case 'audit':
-      return await runAuditCli(rest, io);
-    case 'ui':
-      return rotateUiToken(rest);
+      return await (await import('./audit.ts')).runAuditCli(rest, io);
+    case 'vault':
+      return await (await import('./vault.ts')).runVaultCli(rest, {
+        ...io,
+        stdin: process.stdin,
+        env: process.env,
+      });
     case 'screen':
-      return await runScreenCli(rest, { ...io, stdin: process.stdin });
-    case undefined:
+      return await (await import('./screen.ts')).runScreenCli(rest, { ...io, stdin: process.stdin });
+    case 'completion':
+      return (await import('./completion.ts')).runCompletionCli(rest, io);
+    case 'version':
+    case '--version':
+      io.stdout(`closedpaw ${version()} (node ${process.versions.node})`);
+      return 0;
     case 'help':
+      if (rest[0] && rest[0] !== 'help') return await main([rest[0], '--help']);
+      io.stdout(USAGE);
+      return 0;
+    case undefined:
     case '--help':
     case '-h':
       io.stdout(USAGE);
       return verb === undefined ? 2 : 0;
-    default:
-      io.stderr(`closedpaw: unknown command "${verb}"\n\n${USAGE}`);
+    default: {
+      const hint = closest(verb, VERBS);
+      io.stderr(
+        `closedpaw: unknown command "${verb}"${hint ? ` (did you mean ${hint}?)` : ''}; closedpaw --help lists the commands`,
+      );
       return 2;
+    }
   }
 }
 

@@ -14,7 +14,14 @@ import type { AgentTask } from '../api/types.ts';
 import type { AuditHealth } from '../audit-guard.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { ClusterClient, EventInput } from '../k8s/client.ts';
-import { errorMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from '../k8s/errors.ts';
+import {
+  errorMessage,
+  isAlreadyExists,
+  isConflict,
+  isNotFound,
+  isTransient,
+  statusCode,
+} from '../k8s/errors.ts';
 import { canonicalJson, specDigest } from '../policy/digest.ts';
 import { NO_SCREENING, rateRisk, type ScreeningResult } from '../policy/risk.ts';
 import {
@@ -117,6 +124,7 @@ const earliest = (...delays: Array<number | undefined>) => {
 export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler & {
   giveUp(key: string, error: unknown, ctx: ReconcileContext): Promise<void>;
   reportError(key: string, error: unknown, attempt: number, ctx: ReconcileContext): Promise<void>;
+  mayGiveUp(error: unknown): boolean;
 } {
   const now = deps.now ?? (() => new Date());
   const timing: TaskTiming = { ...DEFAULT_TIMING, ...deps.timing };
@@ -493,7 +501,10 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     );
   }
 
-  return Object.assign(reconcile, { giveUp, reportError });
+  /** Transient trouble (API server away, 5xx, timeouts) is retried for as long as it lasts. */
+  const mayGiveUp = (error: unknown) => !isTransient(error);
+
+  return Object.assign(reconcile, { giveUp, reportError, mayGiveUp });
 }
 
 export function outputFlagged(flags: readonly string[]): ConditionInput {

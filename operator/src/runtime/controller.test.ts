@@ -319,3 +319,29 @@ describe('Controller', () => {
     assert.equal(await total('error'), 1, 'cancelled, counted, not retried (the queue is shut down)');
   });
 });
+
+test('errors the hook calls transient never end the retries', async () => {
+  let attempts = 0;
+  let gaveUp = false;
+  let resolveDone: () => void;
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  const reconcile: Reconciler = async (_key, ctx) => {
+    attempts = ctx.attempt;
+    if (ctx.attempt < 8) throw new Error('connect ECONNREFUSED');
+    resolveDone();
+    return {};
+  };
+  const { controller, queue } = setup(reconcile, {
+    maxAttempts: 3,
+    hooks: { giveUp: async () => void (gaveUp = true), mayGiveUp: () => false },
+  });
+  await controller.start();
+  controller.enqueue('ns/t');
+  await done;
+  await settled(queue);
+  await controller.stop();
+  assert.equal(attempts, 8, 'retried past maxAttempts');
+  assert.equal(gaveUp, false);
+});

@@ -60,6 +60,8 @@ export interface ReconcilerHooks {
   reportError?(key: string, error: unknown, attempt: number, ctx: ReconcileContext): Promise<void>;
   /** Called once `maxAttempts` reconciles in a row failed; the key is then not retried. */
   giveUp?(key: string, error: unknown, ctx: ReconcileContext): Promise<void>;
+  /** Whether this error may end the retries (default: yes); e.g. not while the API server is unreachable. */
+  mayGiveUp?(error: unknown): boolean;
 }
 
 export interface ControllerOptions {
@@ -209,7 +211,7 @@ export class Controller {
   /** Retries with backoff, reports the error, and gives up after maxAttempts failures in a row. */
   private async failed(key: string, err: unknown, ctx: ReconcileContext): Promise<void> {
     const { logger, attempt } = ctx;
-    if (attempt >= this.maxAttempts && this.hooks.giveUp) {
+    if (attempt >= this.maxAttempts && this.hooks.giveUp && (this.hooks.mayGiveUp?.(err) ?? true)) {
       this.metrics.terminalReconcileErrors.inc({ controller: this.name });
       this.queue.forget(key);
       logger.error({ err, attempt }, 'reconciler failed too many times in a row; giving up');

@@ -124,8 +124,8 @@ describe('Host allowlist (DNS rebinding)', () => {
     for (const host of [
       'evil.example',
       'evil.example:7780',
-      '127.0.0.1:7781',
       '127.0.0.2:7780',
+      'localhost.evil.example:7780',
       '0.0.0.0:7780',
     ]) {
       for (const url of ['/', '/api/approvals', '/api/whoami', '/assets/app.js']) {
@@ -134,8 +134,10 @@ describe('Host allowlist (DNS rebinding)', () => {
         assert.match(res.json().error, /Host/);
       }
     }
-    const res = await h.app.inject({ method: 'GET', url: '/api/whoami', headers: { host: '', ...auth } });
-    assert.equal(res.statusCode, 403);
+    for (const host of ['localhost', '127.0.0.1']) {
+      const res = await h.app.inject({ method: 'GET', url: '/api/whoami', headers: { host, ...auth } });
+      assert.equal(res.statusCode, 403, `${host}: a Host without a port is not what a browser sends here`);
+    }
   });
 
   test('127.0.0.1, localhost and [::1] with our port are accepted', async () => {
@@ -288,6 +290,23 @@ describe('authentication', () => {
     assert.equal((await attempt(10, TOKEN)).statusCode, 200);
     assert.equal((await attempt(20, TOKEN)).statusCode, 200);
   });
+});
+
+test('a local port forwarded to the UI (closedpaw ui) is its own allowed Host and Origin', async () => {
+  const h = harness();
+  const { approval } = seed(h);
+  const forwarded = { host: '127.0.0.1:41234', origin: 'http://127.0.0.1:41234' };
+  assert.equal((await get(h, '/api/whoami', { host: forwarded.host })).statusCode, 200);
+  const crossed = await post(
+    h,
+    decisionUrl(approval),
+    { verdict: 'Approved', reason: 'x' },
+    {
+      host: forwarded.host,
+      origin: 'http://127.0.0.1:7780',
+    },
+  );
+  assert.equal(crossed.statusCode, 403, 'the origin must be the Host the request was sent to');
 });
 
 describe('writes: Origin, method, content type', () => {

@@ -250,7 +250,7 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.headers(SECURITY_HEADERS);
-    if (!hostAllowed(req.headers.host, state.port)) {
+    if (!hostAllowed(req.headers.host)) {
       log.warn({ path: pathOnly(req.url), remote: req.socket.remoteAddress }, 'refused: Host not allowed');
       return fail(reply, 403, 'forbidden: unexpected Host header');
     }
@@ -258,7 +258,11 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
       log.warn({ path: pathOnly(req.url), remote: req.socket.remoteAddress }, 'refused: credential in URL');
       return fail(reply, 400, 'credentials are never accepted in the URL; send Authorization: Bearer');
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !originAllowed(req.headers.origin, state.port)) {
+    if (
+      req.method !== 'GET' &&
+      req.method !== 'HEAD' &&
+      !originAllowed(req.headers.origin, req.headers.host)
+    ) {
       log.warn({ path: pathOnly(req.url), remote: req.socket.remoteAddress }, 'refused: Origin not allowed');
       return fail(reply, 403, 'forbidden: cross-origin write');
     }

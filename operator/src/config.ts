@@ -5,6 +5,8 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { ChannelConfigError, type ChannelSettings, parseChannelSettings } from './channels/settings.ts';
+import { CloudConfigError, type CloudSettings, parseCloudSettings } from './gateway/providers/catalog.ts';
 
 const boolean = z.enum(['true', 'false']).transform((v) => v === 'true');
 const port = z.coerce.number().int().min(1).max(65535);
@@ -87,6 +89,7 @@ export const envSchema = z.object({
   CLOSEDPAW_UI_TOKEN_FILE: z.string().min(1).optional(),
   CLOSEDPAW_UI_STATE_DIR: z.string().min(1).optional(),
   CLOSEDPAW_STATE_DIR: z.string().min(1).optional(),
+  CLOSEDPAW_VAULT_DIR: z.string().min(1).optional(),
   CLOSEDPAW_AUDIT: z.enum(['on', 'off']).default('on'),
   CLOSEDPAW_AUDIT_DIR: z.string().min(1).optional(),
   CLOSEDPAW_AUDIT_KEYS_DIR: z.string().min(1).optional(),
@@ -154,6 +157,12 @@ export interface OperatorConfig {
   };
   /** Where the operator keeps what it must not lose: audit log, generated keys, gateway key, UI token. */
   stateDir: string;
+  /** Encrypted provider keys and bot secrets (`closedpaw vault`), sealed with the audit keys. */
+  vaultDir: string;
+  /** Cloud models the gateway may serve (CLOSEDPAW_CLOUD_*); undefined: local models only. */
+  cloud?: CloudSettings;
+  /** Approval channels (CLOSEDPAW_CHANNELS, CLOSEDPAW_CHANNEL_*); undefined: none. */
+  channels?: ChannelSettings;
   /**
    * The sealed audit log: `<dir>/audit.log`, keys from a (Secret-mounted) dir — generated there when it holds
    * none and `generateKeys` — and checkpoints published to a second dir. Undefined only with CLOSEDPAW_AUDIT=off.
@@ -177,7 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const [httpHost, httpPort] = splitHostPort(e.CLOSEDPAW_HTTP_ADDR);
-  return {
+  return consistent({
     ollamaUrl: e.CLOSEDPAW_OLLAMA_URL,
     gateway: gatewayConfig(e),
     allowDns: e.CLOSEDPAW_ALLOW_DNS,
@@ -203,9 +212,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     approvers: { users: e.CLOSEDPAW_APPROVER_USERS ?? [], groups: e.CLOSEDPAW_APPROVER_GROUPS ?? [] },
     ...(e.CLOSEDPAW_UI_ADDR === 'off' ? {} : { ui: uiConfig(e) }),
     stateDir: stateDir(e),
+    vaultDir: e.CLOSEDPAW_VAULT_DIR ?? join(stateDir(e), 'vault'),
+    ...optionalFeatures(env),
     ...(e.CLOSEDPAW_AUDIT === 'on' ? { audit: auditConfig(e, stateDir(e)) } : {}),
     logLevel: e.LOG_LEVEL,
-  };
+  });
 }
 
 function gatewayConfig(e: Env): GatewayConfig {
@@ -226,6 +237,42 @@ function gatewayConfig(e: Env): GatewayConfig {
     },
     keyFile: e.CLOSEDPAW_GATEWAY_KEY_FILE ?? join(stateDir(e), 'gateway-key.jwk'),
   };
+}
+
+/** Settings that are each valid but do not go together. */
+function consistent(config: OperatorConfig): OperatorConfig {
+  const problems: string[] = [];
+  if (config.cloud && !config.audit) {
+    problems.push(
+      'CLOSEDPAW_CLOUD_MODELS: cloud models need the audit log on (their keys are sealed with its keys)',
+    );
+  }
+  if (config.channels && !config.audit) {
+    problems.push(
+      'CLOSEDPAW_CHANNELS: channels need the audit log on (their secrets are sealed with its keys)',
+    );
+  }
+  if (config.channels && config.ui && config.channels.listen.port === config.ui.port) {
+    problems.push('CLOSEDPAW_CHANNELS_ADDR: the webhook listener must not share the approval UI port');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return config;
+}
+
+/** Cloud models and channels validate their own variables; a problem stops start-up naming the variable. */
+function optionalFeatures(
+  env: Record<string, string | undefined>,
+): Pick<OperatorConfig, 'cloud' | 'channels'> {
+  try {
+    const cloud = parseCloudSettings(env);
+    const channels = parseChannelSettings(env);
+    return { ...(cloud ? { cloud } : {}), ...(channels ? { channels } : {}) };
+  } catch (error) {
+    if (error instanceof CloudConfigError || error instanceof ChannelConfigError) {
+      throw new ConfigError(`invalid configuration:\n  ${error.message}`);
+    }
+    throw error;
+  }
 }
 
 /** `$CLOSEDPAW_STATE_DIR`, else `$XDG_STATE_HOME/closedpaw`, else `~/.local/state/closedpaw`. */

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AgentTask } from './api/types.ts';
 import type { AuditSink } from './audit/index.ts';
+import { loadKeyring } from './audit/index.ts';
 import type { AuditGuard } from './audit-guard.ts';
 import type { OperatorConfig } from './config.ts';
 import { isTerminal } from './controllers/task-decisions.ts';
@@ -19,9 +20,12 @@ import {
   loadOrCreateGatewayKey,
   type ScreenFn,
 } from './gateway/index.ts';
+import { cachedVaultKeys } from './gateway/providers/index.ts';
+import type { VaultReader } from './gateway/providers/keys.ts';
 import type { ClusterClient } from './k8s/client.ts';
 import type { Logger } from './logger.ts';
 import type { Informer } from './runtime/informer.ts';
+import { Vault } from './vault/index.ts';
 
 /** Where events go when the operator runs without an audit log (a warned, explicit choice). */
 const DISCARD: AuditSink = { append() {}, async flush() {}, async close() {} };
@@ -68,6 +72,27 @@ async function podUrl(wiring: GatewayWiring, listenPort: number | undefined): Pr
   return `http://${ip}:${service.spec?.ports?.[0]?.port ?? gateway.egress.port}`;
 }
 
+/**
+ * The vault as the gateway reads it: opened on first use (the audit key it is sealed with may only be
+ * generated once this process leads), then kept.
+ */
+export function lazyVault(config: OperatorConfig): VaultReader {
+  let opened: Promise<Vault> | undefined;
+  return {
+    get: async (name) => {
+      if (!config.audit) throw new Error('the vault needs the audit keys: CLOSEDPAW_AUDIT is off');
+      const keysDir = config.audit.keysDir;
+      opened ??= loadKeyring(keysDir).then((keyring) => Vault.open(config.vaultDir, keyring));
+      return await (
+        await opened.catch((error: unknown) => {
+          opened = undefined;
+          throw error;
+        })
+      ).get(name);
+    },
+  };
+}
+
 export async function startGateway(wiring: GatewayWiring): Promise<RunningGateway> {
   const { config, logger } = wiring;
   const key = await signingKey(config);
@@ -85,6 +110,9 @@ export async function startGateway(wiring: GatewayWiring): Promise<RunningGatewa
       audit: wiring.guard ?? wiring.sink ?? DISCARD,
       ...(wiring.guard ? { auditHealthy: () => wiring.guard!.health().ok } : {}),
       ...(wiring.screen ? { screen: wiring.screen } : {}),
+      ...(config.cloud
+        ? { cloud: { settings: config.cloud, keys: cachedVaultKeys(lazyVault(config)) } }
+        : {}),
       allowFlaggedToolOutput: ({ namespace, name, uid }) => {
         const task = wiring.tasks.get(`${namespace}/${name}`);
         return task?.metadata.uid === uid && task.spec.toolOutputScreening === 'warn';

@@ -17,7 +17,13 @@ import type { AddressInfo } from 'node:net';
 
 export type ProviderTurn =
   | { type: 'text'; content: string; promptTokens?: number; completionTokens?: number }
-  | { type: 'tool_calls'; calls: Array<{ name: string; arguments: Record<string, unknown> }>; content?: string }
+  | {
+      type: 'tool_calls';
+      calls: Array<{ name: string; arguments: Record<string, unknown> }>;
+      content?: string;
+      promptTokens?: number;
+      completionTokens?: number;
+    }
   | { type: 'http_error'; status: number; message: string }
   /** Stops mid-answer: headers and some text, then the connection is destroyed. */
   | { type: 'cut'; content: string };
@@ -112,11 +118,13 @@ export class FakeOpenAI extends FakeProvider {
   }
 
   protected invalid(body: Record<string, unknown>): string | undefined {
-    if (typeof body.model !== 'string') return "you must provide a model parameter";
-    if (!Array.isArray(body.messages) || body.messages.length === 0) return "'messages' must be a non-empty array";
+    if (typeof body.model !== 'string') return 'you must provide a model parameter';
+    if (!Array.isArray(body.messages) || body.messages.length === 0)
+      return "'messages' must be a non-empty array";
     const ids = new Set<string>();
     for (const [i, m] of (body.messages as Record<string, unknown>[]).entries()) {
-      if (!['system', 'user', 'assistant', 'tool', 'developer'].includes(String(m.role))) return `messages[${i}].role is invalid`;
+      if (!['system', 'user', 'assistant', 'tool', 'developer'].includes(String(m.role)))
+        return `messages[${i}].role is invalid`;
       for (const call of (m.tool_calls as Array<Record<string, unknown>> | undefined) ?? []) {
         const fn = call.function as { arguments?: unknown };
         if (typeof call.id !== 'string' || call.type !== 'function' || typeof fn?.arguments !== 'string') {
@@ -128,20 +136,30 @@ export class FakeOpenAI extends FakeProvider {
         return `Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls' (messages[${i}])`;
       }
     }
-    if (body.max_tokens !== undefined && (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1)) {
+    if (
+      body.max_tokens !== undefined &&
+      (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1)
+    ) {
       return 'max_tokens must be a positive integer';
     }
     return undefined;
   }
 
   protected error(res: ServerResponse, status: number, type: string, message: string): void {
-    const body = JSON.stringify({ error: { message, type, param: null, code: status === 401 ? 'invalid_api_key' : null } });
+    const body = JSON.stringify({
+      error: { message, type, param: null, code: status === 401 ? 'invalid_api_key' : null },
+    });
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(body);
   }
 
   protected stream(res: ServerResponse, body: Record<string, unknown>, turn: ProviderTurn): void {
-    const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model };
+    const base = {
+      id: 'chatcmpl-fake',
+      object: 'chat.completion.chunk',
+      created: 1_700_000_000,
+      model: body.model,
+    };
     const send = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       res.write(`data: ${JSON.stringify({ ...base, choices, ...extra })}\n\n`);
     const delta = (d: Record<string, unknown>, finish: string | null = null) =>
@@ -152,22 +170,35 @@ export class FakeOpenAI extends FakeProvider {
       res.write(': flushed\n\n', () => setImmediate(() => res.destroy()));
       return;
     }
-    const content = turn.type === 'text' ? turn.content : (turn.content ?? '');
+    const content =
+      turn.type === 'text' ? turn.content : turn.type === 'tool_calls' ? (turn.content ?? '') : '';
     for (const p of pieces(content)) delta({ content: p });
     let completion = Math.ceil(content.length / 4);
     if (turn.type === 'tool_calls') {
       for (const [index, call] of turn.calls.entries()) {
         const args = JSON.stringify(call.arguments);
         completion += Math.ceil(args.length / 4) + 3;
-        delta({ tool_calls: [{ index, id: `call_fake_${index}`, type: 'function', function: { name: call.name, arguments: '' } }] });
+        delta({
+          tool_calls: [
+            {
+              index,
+              id: `call_fake_${index}`,
+              type: 'function',
+              function: { name: call.name, arguments: '' },
+            },
+          ],
+        });
         for (const p of pieces(args)) delta({ tool_calls: [{ index, function: { arguments: p } }] });
       }
     }
     delta({}, turn.type === 'tool_calls' ? 'tool_calls' : 'stop');
-    const prompt = turn.type === 'text' && turn.promptTokens !== undefined ? turn.promptTokens : estimate(body.messages);
-    if (turn.type === 'text' && turn.completionTokens !== undefined) completion = turn.completionTokens;
+    const prompt =
+      'promptTokens' in turn && turn.promptTokens !== undefined ? turn.promptTokens : estimate(body.messages);
+    if ('completionTokens' in turn && turn.completionTokens !== undefined) completion = turn.completionTokens;
     if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {
-      send([], { usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } });
+      send([], {
+        usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+      });
     }
     res.end('data: [DONE]\n\n');
   }
@@ -183,18 +214,26 @@ export class FakeAnthropic extends FakeProvider {
 
   protected invalid(body: Record<string, unknown>): string | undefined {
     if (typeof body.model !== 'string') return 'model: Field required';
-    if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) return 'max_tokens: Field required';
+    if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1)
+      return 'max_tokens: Field required';
     const messages = body.messages as Array<{ role: string; content: unknown }> | undefined;
-    if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
+    if (!Array.isArray(messages) || messages.length === 0)
+      return 'messages: at least one message is required';
     if (messages[0]?.role !== 'user') return 'messages: first message must use the "user" role';
     const ids = new Set<string>();
     for (const [i, m] of messages.entries()) {
-      if (i > 0 && messages[i - 1]?.role === m.role) return `messages: roles must alternate between "user" and "assistant" (messages.${i})`;
-      const blocks = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : (m.content as Record<string, unknown>[]);
+      if (i > 0 && messages[i - 1]?.role === m.role)
+        return `messages: roles must alternate between "user" and "assistant" (messages.${i})`;
+      const blocks =
+        typeof m.content === 'string'
+          ? [{ type: 'text', text: m.content }]
+          : (m.content as Record<string, unknown>[]);
       for (const b of blocks) {
-        if (b.type === 'text' && (typeof b.text !== 'string' || b.text.trim() === '')) return `messages.${i}: text content blocks must be non-empty`;
+        if (b.type === 'text' && (typeof b.text !== 'string' || b.text.trim() === ''))
+          return `messages.${i}: text content blocks must be non-empty`;
         if (b.type === 'tool_use') {
-          if (m.role !== 'assistant' || typeof b.input !== 'object' || b.input === null) return `messages.${i}: invalid tool_use block`;
+          if (m.role !== 'assistant' || typeof b.input !== 'object' || b.input === null)
+            return `messages.${i}: invalid tool_use block`;
           ids.add(String(b.id));
         }
         if (b.type === 'tool_result' && !ids.has(String(b.tool_use_id))) {
@@ -202,7 +241,8 @@ export class FakeAnthropic extends FakeProvider {
         }
       }
     }
-    if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: invalid';
+    if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system))
+      return 'system: invalid';
     return undefined;
   }
 
@@ -214,16 +254,27 @@ export class FakeAnthropic extends FakeProvider {
   protected stream(res: ServerResponse, body: Record<string, unknown>, turn: ProviderTurn): void {
     const send = (event: string, data: Record<string, unknown>) =>
       res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
-    const prompt = turn.type === 'text' && turn.promptTokens !== undefined ? turn.promptTokens : estimate(body.messages);
+    const prompt =
+      'promptTokens' in turn && turn.promptTokens !== undefined ? turn.promptTokens : estimate(body.messages);
     send('message_start', {
-      message: { id: 'msg_fake', type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, usage: { input_tokens: prompt, output_tokens: 1 } },
+      message: {
+        id: 'msg_fake',
+        type: 'message',
+        role: 'assistant',
+        model: body.model,
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: prompt, output_tokens: 1 },
+      },
     });
     send('ping', {});
-    const content = turn.type === 'http_error' ? '' : turn.type === 'tool_calls' ? (turn.content ?? '') : turn.content;
+    const content =
+      turn.type === 'http_error' ? '' : turn.type === 'tool_calls' ? (turn.content ?? '') : turn.content;
     let index = 0;
     if (content !== '') {
       send('content_block_start', { index, content_block: { type: 'text', text: '' } });
-      for (const p of pieces(content)) send('content_block_delta', { index, delta: { type: 'text_delta', text: p } });
+      for (const p of pieces(content))
+        send('content_block_delta', { index, delta: { type: 'text_delta', text: p } });
       if (turn.type === 'cut') {
         res.write(': flushed\n\n', () => setImmediate(() => res.destroy()));
         return;
@@ -236,14 +287,21 @@ export class FakeAnthropic extends FakeProvider {
       for (const call of turn.calls) {
         const args = JSON.stringify(call.arguments);
         completion += Math.ceil(args.length / 4) + 3;
-        send('content_block_start', { index, content_block: { type: 'tool_use', id: `toolu_fake_${index}`, name: call.name, input: {} } });
-        for (const p of pieces(args)) send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: p } });
+        send('content_block_start', {
+          index,
+          content_block: { type: 'tool_use', id: `toolu_fake_${index}`, name: call.name, input: {} },
+        });
+        for (const p of pieces(args))
+          send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: p } });
         send('content_block_stop', { index });
         index++;
       }
     }
-    if (turn.type === 'text' && turn.completionTokens !== undefined) completion = turn.completionTokens;
-    send('message_delta', { delta: { stop_reason: turn.type === 'tool_calls' ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: completion } });
+    if ('completionTokens' in turn && turn.completionTokens !== undefined) completion = turn.completionTokens;
+    send('message_delta', {
+      delta: { stop_reason: turn.type === 'tool_calls' ? 'tool_use' : 'end_turn', stop_sequence: null },
+      usage: { output_tokens: completion },
+    });
     send('message_stop', {});
     res.end();
   }

@@ -2,8 +2,9 @@ import { stringify } from 'yaml';
 import { type ZodType, z } from 'zod';
 import { agentTaskSpecSchema, agentTaskStatusSchema, TASK_NAME_MAX_CHARS } from './agenttask.ts';
 import { approvalSpecSchema, approvalStatusSchema } from './approval.ts';
+import { channelPairingSpecSchema, channelPairingStatusSchema } from './channel-pairing.ts';
 import type { CelRule } from './common.ts';
-import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './meta.ts';
+import { AGENT_TASK, APPROVAL, CHANNEL_PAIRING, GROUP, VERSION } from './meta.ts';
 import { type JsonSchema, structuralProblems } from './structural.ts';
 
 interface PrinterColumn {
@@ -15,7 +16,8 @@ interface PrinterColumn {
 }
 
 export interface ResourceDefinition {
-  names: typeof AGENT_TASK | typeof APPROVAL;
+  names: typeof AGENT_TASK | typeof APPROVAL | typeof CHANNEL_PAIRING;
+  scope?: 'Namespaced' | 'Cluster';
   spec: ZodType;
   status: ZodType;
   printerColumns: PrinterColumn[];
@@ -56,7 +58,21 @@ export const approvalDefinition: ResourceDefinition = {
   rules: [],
 };
 
-export const RESOURCE_DEFINITIONS = [agentTaskDefinition, approvalDefinition];
+export const channelPairingDefinition: ResourceDefinition = {
+  names: CHANNEL_PAIRING,
+  scope: 'Cluster',
+  spec: channelPairingSpecSchema,
+  status: channelPairingStatusSchema,
+  printerColumns: [
+    { name: 'User', type: 'string', jsonPath: '.spec.user' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Account', type: 'string', jsonPath: '.status.account' },
+    age,
+  ],
+  rules: [],
+};
+
+export const RESOURCE_DEFINITIONS = [agentTaskDefinition, approvalDefinition, channelPairingDefinition];
 
 function openApi(schema: ZodType, where: string): JsonSchema {
   const json = z.toJSONSchema(schema, {
@@ -101,7 +117,7 @@ export function buildCrd(def: ResourceDefinition) {
         shortNames: [...shortNames],
         categories: [...categories],
       },
-      scope: 'Namespaced',
+      scope: def.scope ?? 'Namespaced',
       versions: [
         {
           name: VERSION,

@@ -18,3 +18,11 @@ export const APPROVAL = {
   shortNames: ['apv'],
   categories: ['closedpaw'],
 } as const;
+
+export const CHANNEL_PAIRING = {
+  kind: 'ChannelPairing',
+  plural: 'channelpairings',
+  singular: 'channelpairing',
+  shortNames: ['cpair'],
+  categories: ['closedpaw'],
+} as const;

@@ -93,6 +93,8 @@ const modelCall = z.strictObject({
   type: z.literal('model.call'),
   task: taskRefSchema,
   model: z.string().min(1).max(256),
+  /** The cloud provider the call went to; absent for the local Ollama. */
+  provider: z.string().min(1).max(64).optional(),
   endpoint: z.string().min(1).max(64),
   verdict: z.enum(['allowed', 'refused']),
   code: z.string().max(64).optional(),
@@ -103,6 +105,8 @@ const modelCall = z.strictObject({
   responseBytes: z.int().min(0).optional(),
   requestDigest: sha256Digest.optional(),
   responseDigest: sha256Digest.optional(),
+  /** Estimated cost of a cloud call (provider usage × the configured price), in micro-USD. */
+  costMicroUsd: z.int().min(0).optional(),
   ms: z.number().min(0).optional(),
 });
 const screeningFlagged = z.strictObject({
@@ -168,6 +172,59 @@ const auditKeyRotated = z.strictObject({
   toKid: z.string().max(64),
 });
 
+const platform = z.enum(['telegram', 'discord', 'slack']);
+/** `<platform>:<account id>` as the platform identifies the sender (verified by its signature). */
+const chatAccount = z.string().min(1).max(300);
+const channelNotified = z.strictObject({
+  ...common,
+  type: z.literal('channel.notified'),
+  platform,
+  task: taskRefSchema,
+  approvalId: z.string().min(1).max(128),
+  outcome: z.enum(['sent', 'failed']),
+  message: shortText.optional(),
+});
+const channelPairing = z.strictObject({
+  ...common,
+  type: z.literal('channel.pairing'),
+  platform: platform.optional(),
+  account: chatAccount.optional(),
+  user: z.string().min(1).max(253).optional(),
+  outcome: z.enum(['code_issued', 'paired', 'rejected', 'unpaired']),
+  reason: shortText.optional(),
+});
+const channelDecision = z.strictObject({
+  ...common,
+  type: z.literal('channel.decision'),
+  platform,
+  account: chatAccount,
+  /** The paired Kubernetes user the decision was relayed as (impersonated). */
+  decidedBy: actorSchema.optional(),
+  task: taskRefSchema.optional(),
+  approvalId: z.string().min(1).max(128).optional(),
+  verdict: z.enum(['approved', 'denied']),
+  outcome: z.enum(['relayed', 'refused', 'ignored']),
+  reason: shortText.optional(),
+});
+const channelIntake = z.strictObject({
+  ...common,
+  type: z.literal('channel.intake'),
+  platform,
+  account: chatAccount,
+  user: z.string().min(1).max(253).optional(),
+  task: taskRefSchema.optional(),
+  outcome: z.enum(['created', 'refused', 'ignored']),
+  reason: shortText.optional(),
+});
+/** A webhook request that failed authentication or was a replay (nothing was done). */
+const channelRejected = z.strictObject({
+  ...common,
+  type: z.literal('channel.rejected'),
+  platform,
+  problem: z.enum(['missing', 'malformed', 'stale', 'bad-signature', 'replayed']),
+  sourceIp: z.string().max(64).optional(),
+});
+
 export const auditEventSchema = z.discriminatedUnion('type', [
   taskAdmitted,
   taskRiskRated,
@@ -187,6 +244,11 @@ export const auditEventSchema = z.discriminatedUnion('type', [
   verificationRun,
   auditRecovered,
   auditKeyRotated,
+  channelNotified,
+  channelPairing,
+  channelDecision,
+  channelIntake,
+  channelRejected,
 ]);
 
 /** An event as given to `AuditSink.append`; `time` defaults to the append time. */

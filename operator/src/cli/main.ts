@@ -37,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
         stdin: process.stdin,
         env: process.env,
       });
+    case 'channel':
+      return await (await import('../channels/cli.ts')).runChannelCli(rest, io);
     case 'screen':
       return await (await import('./screen.ts')).runScreenCli(rest, { ...io, stdin: process.stdin });
     case 'completion':

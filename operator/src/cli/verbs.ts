@@ -14,6 +14,7 @@ export const VERBS = [
   'audit',
   'screen',
   'vault',
+  'channel',
   'completion',
   'version',
   'help',
@@ -32,6 +33,7 @@ Approve
   deny NAME [-n NS] [--reason TEXT]      show what is denied, then deny as your kubeconfig identity
   ui [-n NS] [--port P] [--open]         port-forward to the approval UI and print its URL
   ui token rotate --file FILE            write a new UI token into FILE (the old one stops working)
+  channel pair CODE                      let the chat account that showed CODE decide as you
 Install and check
   up [--values FILE] [--set K=V] [-n NS] [--release R] [--timeout D] [--no-wait]
                                          install or upgrade the chart, wait until the operator is Ready

@@ -19,6 +19,8 @@ export interface Usage {
   bytes: number;
   /** Calls forwarded and not finished yet. */
   inFlight: number;
+  /** Estimated cost of the task's cloud-model calls, in micro-USD (0 for local models). */
+  costMicroUsd?: number;
 }
 
 /** Refuses a call whose budget is already spent; `requestBytes` is the size of the call at hand. */
@@ -99,8 +101,11 @@ export class UsageLedger {
   }
 
   /** Accounts a forwarded call once it is over. */
-  settle(entry: TaskEntry, spent: { tokens: number; responseBytes: number }): void {
+  settle(entry: TaskEntry, spent: { tokens: number; responseBytes: number; costMicroUsd?: number }): void {
     entry.usage.tokens += spent.tokens;
+    if (spent.costMicroUsd !== undefined) {
+      entry.usage.costMicroUsd = (entry.usage.costMicroUsd ?? 0) + spent.costMicroUsd;
+    }
     entry.usage.bytes += spent.responseBytes;
     entry.usage.inFlight = Math.max(0, entry.usage.inFlight - 1);
   }

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TaskTokenClaims } from '../api/agent-protocol.ts';
 import type { AuditEventInput } from '../audit/events.ts';
@@ -27,6 +28,17 @@ import { type TaskEntry, type Usage, UsageLedger } from './budgets.ts';
 import { type Refusal, refusal, sendRefusal, statusOf } from './errors.ts';
 import { forward } from './forward.ts';
 import { tokensSpent } from './meter.ts';
+import {
+  type CloudModel,
+  type CloudSettings,
+  findCloudModel,
+  namesCloudProvider,
+} from './providers/catalog.ts';
+import { cloudForward } from './providers/cloud-forward.ts';
+import { costMicroUsd, planCloudCall } from './providers/cost.ts';
+import type { KeySource } from './providers/keys.ts';
+import { translatorFor } from './providers/translate.ts';
+import { TranslationError } from './providers/types.ts';
 import { parseModelRequest } from './request.ts';
 import { type Finding, type ScreenFn, screenToolOutputs, stopMessage } from './screening.ts';
 import type { TaskIdentity, TokenVerifier } from './tokens.ts';
@@ -83,6 +95,8 @@ export interface GatewayDeps {
   limits?: Partial<GatewayLimits>;
   /** What GET /api/version answers (default '0.0.0', as an Ollama built without a version). */
   version?: string;
+  /** Cloud models (opt-in): the allowlist and prices, and where the provider keys come from. */
+  cloud?: { settings: CloudSettings; keys: KeySource };
 }
 
 export interface Gateway {
@@ -109,6 +123,8 @@ interface CallRecord {
   endpoint: string;
   task?: TaskIdentity;
   model?: string;
+  /** The cloud provider the call went to (absent: the local Ollama). */
+  provider?: string;
   requestBytes?: number;
   requestDigest?: string;
 }
@@ -121,6 +137,7 @@ interface CallOutcome {
   completionTokens?: number;
   responseBytes?: number;
   responseDigest?: string;
+  costMicroUsd?: number;
 }
 
 const UNATTRIBUTED: TaskIdentity = { namespace: '-', name: '-', uid: '' };
@@ -131,6 +148,7 @@ class ModelGateway implements Gateway {
   readonly #limits: GatewayLimits;
   readonly #upstream: URL;
   readonly #agent = new Agent({ keepAlive: true });
+  readonly #httpsAgent = new HttpsAgent({ keepAlive: true });
   readonly #ledger: UsageLedger;
   readonly #now: () => number;
   readonly #log: GatewayLogger;
@@ -180,6 +198,7 @@ class ModelGateway implements Gateway {
       await closed;
     }
     this.#agent.destroy();
+    this.#httpsAgent.destroy();
   }
 
   usage(taskUid: string): Usage | undefined {
@@ -236,10 +255,109 @@ class ModelGateway implements Gateway {
         budget: entry.budget,
         maxInFlight: this.#limits.maxInFlightPerTask,
         ...(entry.stopped !== undefined ? { stopped: entry.stopped } : {}),
-      }) ?? this.#screen(entry, request.toolOutputs);
+      }) ??
+      this.#cloudRefusal(route.endpoint, request.model) ??
+      this.#screen(entry, request.toolOutputs);
     if (refused) return this.#refuse(res, call, refused);
     if (!this.#auditReady()) return this.#refuse(res, call, auditUnavailable(this.#auditFailure));
+    const cloud = findCloudModel(this.#deps.cloud?.settings, request.model);
+    if (cloud) return await this.#forwardCloud(res, call, entry, cloud, body);
     this.#forward(res, call, entry, route.endpoint, body);
+  }
+
+  /** A model named `<cloud provider>/…` goes to that provider only if allowlisted, and only for chat. */
+  #cloudRefusal(endpoint: ModelEndpoint, model: string): Refusal | undefined {
+    const settings = this.#deps.cloud?.settings;
+    const cloud = findCloudModel(settings, model);
+    if (cloud) {
+      return endpoint === '/api/chat'
+        ? undefined
+        : refusal('bad_request', `cloud model ${cloud.name} serves only /api/chat, not ${endpoint}`);
+    }
+    const provider = namesCloudProvider(settings, model);
+    if (provider === undefined) return undefined;
+    return refusal(
+      'model_not_allowed',
+      settings
+        ? `model ${JSON.stringify(model.slice(0, 256))} names cloud provider ${provider} but is not in the operator's cloud allowlist (CLOSEDPAW_CLOUD_MODELS)`
+        : `model ${JSON.stringify(model.slice(0, 256))} names cloud provider ${provider}, and cloud models are off (set CLOSEDPAW_CLOUD_MODELS)`,
+    );
+  }
+
+  /** A cloud call: budget plan, translation, the provider key from the vault, then the provider. */
+  async #forwardCloud(
+    res: ServerResponse,
+    call: CallRecord,
+    entry: TaskEntry,
+    cloud: CloudModel,
+    body: Buffer,
+  ) {
+    const deps = this.#deps.cloud!;
+    call.provider = cloud.provider.name;
+    const plan = planCloudCall({
+      budget: entry.budget,
+      usage: entry.usage,
+      spentMicroUsd: entry.usage.costMicroUsd ?? 0,
+      maxCostMicroUsd: deps.settings.maxCostMicroUsdPerTask,
+      requestBytes: body.length,
+      price: cloud.price,
+      maxOutputTokens: deps.settings.maxOutputTokens,
+    });
+    if (isRefusal(plan)) return this.#refuse(res, call, plan);
+    const request = JSON.parse(body.toString('utf8')) as Parameters<typeof translatorFor>[1];
+    let translated: ReturnType<typeof translatorFor>;
+    try {
+      translated = translatorFor(cloud, request, plan.maxTokens);
+    } catch (err) {
+      if (!(err instanceof TranslationError)) throw err;
+      return this.#refuse(res, call, refusal('bad_request', err.message));
+    }
+    this.#ledger.reserve(entry, body.length);
+    let key: Awaited<ReturnType<KeySource['get']>>;
+    try {
+      key = await deps.keys.get(cloud.provider.keyName);
+    } catch (err) {
+      this.#ledger.settle(entry, { tokens: 0, responseBytes: 0 });
+      this.#log.error(
+        { provider: cloud.provider.name, err: (err as Error).message },
+        'gateway: no provider key',
+      );
+      return this.#refuse(res, call, {
+        code: 'upstream_error',
+        status: 502,
+        message: `cloud provider ${cloud.provider.name}: ${(err as Error).message}`,
+      });
+    }
+    const options = {
+      provider: cloud.provider,
+      key,
+      body: translated.body,
+      translator: translated.translator,
+      stream: request.stream !== false,
+      model: request.model,
+      res,
+      agents: { http: this.#agent, https: this.#httpsAgent },
+      idleTimeoutMs: this.#limits.upstreamIdleTimeoutMs,
+      maxErrorBytes: this.#limits.maxUpstreamErrorBytes,
+    };
+    cloudForward(options, ({ status, code, responseBytes, meter, summary }) => {
+      const tokens = Math.max(summary.promptTokens + summary.completionTokens, tokensSpent(meter));
+      const cost = costMicroUsd(cloud.price, summary.promptTokens, summary.completionTokens);
+      this.#ledger.settle(entry, { tokens, responseBytes, costMicroUsd: cost });
+      if (code === 'upstream_unreachable') {
+        this.#log.warn({ provider: cloud.provider.name }, 'gateway: cloud provider unreachable');
+      }
+      this.#record(call, {
+        verdict: 'allowed',
+        ...(code !== undefined ? { code } : {}),
+        ...(status !== undefined ? { status } : {}),
+        promptTokens: summary.promptTokens,
+        completionTokens: summary.completionTokens,
+        responseBytes,
+        responseDigest: meter.digest,
+        costMicroUsd: cost,
+      });
+    });
   }
 
   async #authenticate(header: string | undefined): Promise<CallerAuth> {
@@ -453,6 +571,7 @@ function modelCallEvent(call: CallRecord, o: CallOutcome, now: number): AuditEve
     type: 'model.call',
     task: taskRef(call.task ?? UNATTRIBUTED),
     model: (call.model || '-').slice(0, 256),
+    ...(call.provider !== undefined ? { provider: call.provider } : {}),
     endpoint: call.endpoint,
     verdict: o.verdict,
     ...(o.code !== undefined ? { code: o.code } : {}),
@@ -463,6 +582,7 @@ function modelCallEvent(call: CallRecord, o: CallOutcome, now: number): AuditEve
     ...(o.responseBytes !== undefined ? { responseBytes: o.responseBytes } : {}),
     ...(call.requestDigest !== undefined ? { requestDigest: call.requestDigest } : {}),
     ...(o.responseDigest !== undefined ? { responseDigest: o.responseDigest } : {}),
+    ...(o.costMicroUsd !== undefined ? { costMicroUsd: o.costMicroUsd } : {}),
     ms: Math.max(0, now - call.started),
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { agentTaskSpecSchema } from '../api/agenttask.ts';
+import { parseCloudSettings } from '../gateway/providers/catalog.ts';
 import { canonicalSpecJson, specDigest } from './digest.ts';
 import { needsApproval, rateRisk } from './risk.ts';
 import { screenTask } from './task-screening.ts';
@@ -88,5 +89,22 @@ describe('screenTask', () => {
   test('an ordinary task is not flagged', () => {
     const result = screenTask(spec({ prompt: 'List the files in the workspace and say which is largest.' }));
     assert.deepEqual(result.flags, []);
+  });
+});
+
+describe('cloud models', () => {
+  test('a task on an allowlisted cloud model is critical and the reason names the provider and model', () => {
+    const cloud = parseCloudSettings({
+      CLOSEDPAW_CLOUD_MODELS: 'openai/gpt-4o-mini',
+      CLOSEDPAW_CLOUD_PRICES: 'openai/gpt-4o-mini=0.15/0.6',
+    });
+    const risk = rateRisk(spec({ model: 'openai/gpt-4o-mini' }), undefined, cloud);
+    assert.equal(risk.level, 'critical');
+    assert.match(risk.reasons.join('\n'), /openai.*gpt-4o-mini|gpt-4o-mini.*openai/);
+    assert.equal(
+      rateRisk(spec({ model: 'smollm2:135m' }), undefined, cloud).level,
+      'low',
+      'a local model is not',
+    );
   });
 });

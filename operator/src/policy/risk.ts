@@ -7,6 +7,7 @@
 import type { AgentTaskSpec } from '../api/agenttask.ts';
 import type { Risk } from '../api/common.ts';
 import { RISK_LEVELS } from '../api/common.ts';
+import { type CloudSettings, cloudModelRisk } from '../gateway/providers/catalog.ts';
 
 type Level = Risk['level'];
 
@@ -25,8 +26,10 @@ interface Finding {
   reason: string;
 }
 
-function findings(spec: AgentTaskSpec, screening: ScreeningResult): Finding[] {
+function findings(spec: AgentTaskSpec, screening: ScreeningResult, cloud?: CloudSettings): Finding[] {
   const found: Finding[] = [];
+  const remote = cloudModelRisk(cloud, spec.model);
+  if (remote) found.push(remote);
   if (spec.tools.includes('shell')) {
     found.push({ level: 'critical', reason: 'tool shell requested: the agent can run arbitrary commands' });
   }
@@ -54,8 +57,13 @@ function findings(spec: AgentTaskSpec, screening: ScreeningResult): Finding[] {
 
 const rank = (level: Level) => RISK_LEVELS.indexOf(level);
 
-export function rateRisk(spec: AgentTaskSpec, screening: ScreeningResult = NO_SCREENING): Risk {
-  const found = findings(spec, screening);
+/** `cloud`: the operator's cloud models; a task on one of them leaves the machine, which is a risk reason. */
+export function rateRisk(
+  spec: AgentTaskSpec,
+  screening: ScreeningResult = NO_SCREENING,
+  cloud?: CloudSettings,
+): Risk {
+  const found = findings(spec, screening, cloud);
   if (found.length === 0) return { level: 'low', reasons: ['read-only or no tools; no screening flags'] };
   const level = found.reduce<Level>((max, f) => (rank(f.level) > rank(max) ? f.level : max), 'low');
   return { level, reasons: found.map((f) => f.reason) };

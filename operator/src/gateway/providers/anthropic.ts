@@ -1,0 +1,249 @@
+/**
+ * Ollama chat ⇄ Anthropic messages.
+ *
+ * Request: system messages become `system`; assistant tool calls become `tool_use` blocks with ids
+ * `toolu_<message>_<n>`, tool messages `tool_result` blocks in a user turn; consecutive turns of one
+ * role are merged (the API wants user and assistant to alternate); `max_tokens` (required) is what is
+ * left of the task's budgets. Response: message_start / content_block_* / message_delta /
+ * message_stop events → Ollama chunks; a tool_use block's input streams as `input_json_delta` pieces
+ * and is sent once its block stops.
+ */
+
+import { contentChunk, doneChunk, parseArguments, toolCallsChunk } from './ollama-out.ts';
+import { errorText, takePending } from './openai.ts';
+import {
+  type OllamaChatRequest,
+  type OllamaChunk,
+  type StreamSummary,
+  type StreamTranslator,
+  type TranslateOptions,
+  TranslationError,
+} from './types.ts';
+
+export const ANTHROPIC_VERSION = '2023-06-01';
+
+type Block = Record<string, unknown>;
+interface Turn {
+  role: 'user' | 'assistant';
+  content: Block[];
+}
+
+export function toAnthropicRequest(req: OllamaChatRequest, opts: TranslateOptions): Record<string, unknown> {
+  const system: string[] = [];
+  const turns: Turn[] = [];
+  const pending: Array<{ id: string; name: string }> = [];
+  const add = (role: Turn['role'], blocks: Block[]) => {
+    if (blocks.length === 0) return;
+    const last = turns.at(-1);
+    if (last?.role === role) last.content.push(...blocks);
+    else turns.push({ role, content: blocks });
+  };
+  for (const [i, m] of req.messages.entries()) {
+    const content = typeof m.content === 'string' ? m.content : '';
+    const text: Block[] = content.trim() === '' ? [] : [{ type: 'text', text: content }];
+    if (m.role === 'system') {
+      if (content !== '') system.push(content);
+    } else if (m.role === 'user') {
+      add('user', text);
+    } else if (m.role === 'assistant') {
+      const uses = (m.tool_calls ?? []).map((call, j) => {
+        const id = `toolu_${i}_${j}`;
+        pending.push({ id, name: call.function.name });
+        return {
+          type: 'tool_use',
+          id,
+          name: call.function.name,
+          input: inputObject(call.function.arguments),
+        };
+      });
+      add('assistant', [...text, ...uses]);
+    } else if (m.role === 'tool') {
+      const answered = takePending(pending, m.tool_name, i);
+      add('user', [{ type: 'tool_result', tool_use_id: answered.id, content }]);
+    } else {
+      throw new TranslationError(
+        `messages[${i}] has role ${JSON.stringify(m.role)}: expected system, user, assistant or tool`,
+      );
+    }
+  }
+  if (turns[0]?.role !== 'user') {
+    throw new TranslationError('the conversation must start with a user message (Anthropic requires it)');
+  }
+  const o = req.options ?? {};
+  const requested =
+    typeof o.num_predict === 'number' && o.num_predict > 0 ? Math.floor(o.num_predict) : undefined;
+  return {
+    model: opts.upstreamModel,
+    max_tokens: Math.min(opts.maxTokens, requested ?? opts.maxTokens),
+    ...(system.length > 0 ? { system: system.join('\n\n') } : {}),
+    messages: turns,
+    ...(req.tools && req.tools.length > 0
+      ? {
+          tools: req.tools.map((t) => ({
+            name: t.function.name,
+            ...(t.function.description !== undefined ? { description: t.function.description } : {}),
+            input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+          })),
+        }
+      : {}),
+    ...(typeof o.temperature === 'number' ? { temperature: Math.min(1, Math.max(0, o.temperature)) } : {}),
+    ...(typeof o.top_p === 'number' ? { top_p: o.top_p } : {}),
+    ...(Array.isArray(o.stop) && o.stop.length > 0 ? { stop_sequences: o.stop } : {}),
+    stream: true,
+  };
+}
+
+/** tool_use.input must be an object: a JSON-string argument is parsed, anything else wrapped. */
+function inputObject(args: unknown): Record<string, unknown> {
+  const value = typeof args === 'string' ? parseArguments(args) : args;
+  if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  return value === undefined || value === null ? {} : { value };
+}
+
+const STOP: Record<string, string> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  tool_use: 'stop',
+  max_tokens: 'length',
+};
+
+interface ToolBlock {
+  name: string;
+  json: string;
+}
+
+export class AnthropicStreamTranslator implements StreamTranslator {
+  readonly #model: string;
+  readonly #now: () => Date;
+  readonly #tools = new Map<number, ToolBlock>();
+  readonly #finished: Array<{ function: { name: string; arguments: unknown } }> = [];
+  #stop: string | undefined;
+  #prompt = 0;
+  #completion = 0;
+  #done = false;
+  #error: string | undefined;
+
+  constructor(model: string, now: () => Date = () => new Date()) {
+    this.#model = model;
+    this.#now = now;
+  }
+
+  event(_name: string | undefined, data: string): OllamaChunk[] {
+    if (this.#done || this.#error !== undefined) return [];
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      return this.#fail('the provider sent an event that is not JSON');
+    }
+    switch (e.type) {
+      case 'message_start': {
+        const usage = ((e.message as Record<string, unknown> | undefined)?.usage ?? {}) as Record<
+          string,
+          unknown
+        >;
+        this.#prompt = inputTokens(usage);
+        this.#completion = count(usage.output_tokens) ?? 0;
+        return [];
+      }
+      case 'content_block_start': {
+        const block = (e.content_block ?? {}) as Record<string, unknown>;
+        const index = typeof e.index === 'number' ? e.index : 0;
+        if (block.type === 'tool_use') {
+          const initial =
+            block.input && Object.keys(block.input as object).length > 0 ? JSON.stringify(block.input) : '';
+          this.#tools.set(index, { name: String(block.name ?? ''), json: initial });
+          return [];
+        }
+        return block.type === 'text' && typeof block.text === 'string' && block.text !== ''
+          ? [contentChunk(this.#model, block.text, this.#now())]
+          : [];
+      }
+      case 'content_block_delta': {
+        const delta = (e.delta ?? {}) as Record<string, unknown>;
+        const index = typeof e.index === 'number' ? e.index : 0;
+        if (delta.type === 'text_delta' && typeof delta.text === 'string' && delta.text !== '') {
+          return [contentChunk(this.#model, delta.text, this.#now())];
+        }
+        const tool = this.#tools.get(index);
+        if (delta.type === 'input_json_delta' && tool && typeof delta.partial_json === 'string') {
+          tool.json += delta.partial_json;
+        }
+        return [];
+      }
+      case 'content_block_stop': {
+        const index = typeof e.index === 'number' ? e.index : 0;
+        const tool = this.#tools.get(index);
+        if (tool) {
+          this.#tools.delete(index);
+          this.#finished.push({ function: { name: tool.name, arguments: parseArguments(tool.json) } });
+        }
+        return [];
+      }
+      case 'message_delta': {
+        const delta = (e.delta ?? {}) as Record<string, unknown>;
+        if (typeof delta.stop_reason === 'string') this.#stop = delta.stop_reason;
+        const usage = (e.usage ?? {}) as Record<string, unknown>;
+        this.#completion = count(usage.output_tokens) ?? this.#completion;
+        if (count(usage.input_tokens) !== undefined) this.#prompt = inputTokens(usage);
+        return [];
+      }
+      case 'message_stop':
+        return this.#finishStream();
+      case 'error':
+        return this.#fail(errorText(e.error));
+      default:
+        return []; // ping, and event types added later
+    }
+  }
+
+  end(): OllamaChunk[] {
+    if (this.#done || this.#error !== undefined) return [];
+    return this.#fail('the provider stream ended before message_stop');
+  }
+
+  summary(): StreamSummary {
+    return {
+      promptTokens: this.#prompt,
+      completionTokens: this.#completion,
+      complete: this.#done,
+      ...(this.#error !== undefined ? { error: this.#error } : {}),
+    };
+  }
+
+  #finishStream(): OllamaChunk[] {
+    this.#done = true;
+    const out: OllamaChunk[] = [];
+    if (this.#finished.length > 0) out.push(toolCallsChunk(this.#model, [...this.#finished], this.#now()));
+    out.push(
+      doneChunk(
+        this.#model,
+        {
+          promptTokens: this.#prompt,
+          completionTokens: this.#completion,
+          reason: STOP[this.#stop ?? 'end_turn'] ?? 'stop',
+        },
+        this.#now(),
+      ),
+    );
+    return out;
+  }
+
+  #fail(message: string): OllamaChunk[] {
+    this.#error = message;
+    return [{ error: message }];
+  }
+}
+
+/** Input tokens, cache reads and writes included (all of them are billed and count against the budget). */
+function inputTokens(usage: Record<string, unknown>): number {
+  return (
+    (count(usage.input_tokens) ?? 0) +
+    (count(usage.cache_creation_input_tokens) ?? 0) +
+    (count(usage.cache_read_input_tokens) ?? 0)
+  );
+}
+
+function count(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}

@@ -43,8 +43,12 @@ function log(message: string): void {
 }
 
 async function run(command: string, args: string[], what: string): Promise<void> {
+  await runIn(process.cwd(), command, args, what);
+}
+
+async function runIn(cwd: string, command: string, args: string[], what: string): Promise<void> {
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'], cwd });
     child.once('error', reject);
     child.once('exit', (c) => resolve(c ?? 1));
   });
@@ -77,6 +81,8 @@ async function main(): Promise<void> {
   await debianPackages();
   log('control plane and helm (cached per pin; a cold build takes several minutes)');
   await run('bash', [join(HACK, 'build-kube.sh')], 'hack/build-kube.sh');
+  // The Pod Security Admission fixtures the sandbox admission test reads (a module of the pinned release).
+  await runIn(join(HACK, 'kube'), 'go', ['mod', 'download', 'k8s.io/pod-security-admission'], 'go mod download');
   if (!process.argv.includes('--no-ollama')) {
     log('Ollama v0.24.0 and SmolLM2-135M (cached per pin; a cold build takes 4–11 minutes)');
     await run('bash', [join(HACK, 'ollama/build.sh')], 'hack/ollama/build.sh');

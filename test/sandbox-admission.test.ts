@@ -9,15 +9,21 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readFileSync } from 'node:fs';
 import { ApiException, CoreV1Api, NodeV1Api, type V1Pod } from '@kubernetes/client-node';
 import { agentTaskSpecSchema, RUNTIME_CLASSES } from '../operator/src/api/agenttask.ts';
 import type { AgentTask } from '../operator/src/api/types.ts';
 import { buildPod } from '../operator/src/sandbox/pod.ts';
-import { asSandboxPod, type Fixture, type Pod, restrictedFixtures, SANDBOX_LIMITS } from './chart/psa-fixtures.ts';
+import {
+  asSandboxPod,
+  type Fixture,
+  type Pod,
+  restrictedFixtures,
+  SANDBOX_LIMITS,
+} from './chart/psa-fixtures.ts';
 import { kubeConfig, kubectl } from './support/kube.ts';
 import { ensureRuntimeClass } from './support/operator.ts';
 
@@ -25,7 +31,8 @@ const POLICY_FILE = join(import.meta.dirname, '../crds/sandbox-pod-policy.yaml')
 const POLICY = 'closedpaw-sandbox-pods';
 const DENIED_BY_POLICY = new RegExp(`ValidatingAdmissionPolicy '${POLICY}'`);
 /** What the policy asks beyond the restricted profile (and asSandboxPod supplies). */
-const SANDBOX_FIELDS = /runtimeClassName|automountServiceAccountToken|readOnlyRootFilesystem|resources\.limits/;
+const SANDBOX_FIELDS =
+  /runtimeClassName|automountServiceAccountToken|readOnlyRootFilesystem|resources\.limits/;
 
 /**
  * Pass fixtures the policy refuses on purpose, with why. Sandboxes are Linux VMs/kernels: a Windows pod
@@ -71,12 +78,16 @@ before(async () => {
   // A new binding takes a moment to bite: wait until a plain pod is refused in the agent namespace.
   const plain = fixtures.find((f) => f.name === 'pass/base')?.pod;
   assert.ok(plain, `no pass/base fixture in ${dir}`);
-  for (let i = 0; i < 100 && !DENIED_BY_POLICY.test((await refusal(agents, plain)) ?? ''); i++) await sleep(100);
+  for (let i = 0; i < 100 && !DENIED_BY_POLICY.test((await refusal(agents, plain)) ?? ''); i++)
+    await sleep(100);
 });
 
 after(async () => {
   for (const name of [agents, control]) await core.deleteNamespace({ name }).catch(() => undefined);
-  await kc.makeApiClient(NodeV1Api).deleteRuntimeClass({ name: RUNC }).catch(() => undefined);
+  await kc
+    .makeApiClient(NodeV1Api)
+    .deleteRuntimeClass({ name: RUNC })
+    .catch(() => undefined);
 });
 
 test('the fixtures are there and plentiful', () => {
@@ -123,13 +134,19 @@ test('nine in ten fail fixtures get past object validation, so the policy is wha
   }
   // e.g. privileged pods on an API server run with --allow-privileged=false, Windows host processes.
   t.diagnostic(`refused by object validation already: ${byValidation.join(', ') || 'none'}`);
-  assert.ok(byValidation.length * 10 <= failing.length, `refused before admission: ${byValidation.join(', ')}`);
+  assert.ok(
+    byValidation.length * 10 <= failing.length,
+    `refused before admission: ${byValidation.join(', ')}`,
+  );
 });
 
 test('the sandbox RuntimeClasses the policy allows are exactly the AgentTask enum', () => {
   const policy = readFileSync(POLICY_FILE, 'utf8');
   const allowed = /runtimeClassName\.orValue\(''\) in \[([^\]]*)\]/.exec(policy)?.[1];
-  assert.deepEqual(allowed?.split(',').map((s) => s.trim().replaceAll("'", '')), [...RUNTIME_CLASSES]);
+  assert.deepEqual(
+    allowed?.split(',').map((s) => s.trim().replaceAll("'", '')),
+    [...RUNTIME_CLASSES],
+  );
 });
 
 const task: AgentTask = {
@@ -140,7 +157,7 @@ const task: AgentTask = {
 };
 const operatorPod = () =>
   buildPod(task, {
-    runnerImage: 'localhost/closedpaw/runner@sha256:' + 'a'.repeat(64),
+    runnerImage: `localhost/closedpaw/runner@sha256:${'a'.repeat(64)}`,
     runnerUid: 65532,
     gatewayUrl: 'http://10.96.0.20:11435',
     isolationProbes: ['10.96.0.1:443'],
@@ -151,34 +168,71 @@ describe("the operator's own sandbox pods", () => {
     assert.equal(await refusal(agents, operatorPod()), undefined);
   });
 
+  const spec = (pod: V1Pod) => pod.spec!;
   const agent = (pod: V1Pod) => pod.spec!.containers[0]!;
   const check = (pod: V1Pod) => pod.spec!.initContainers![0]!;
-  const weakened: [string, (pod: V1Pod) => void, RegExp][] = [
-    ['a runc RuntimeClass', (p) => void (p.spec!.runtimeClassName = RUNC), /spec\.runtimeClassName must be gvisor or kata-qemu/],
-    ['no RuntimeClass', (p) => void delete p.spec!.runtimeClassName, /spec\.runtimeClassName/],
-    ['a service-account token', (p) => void delete p.spec!.automountServiceAccountToken, /automountServiceAccountToken/],
+  const agentSecurity = (pod: V1Pod) => agent(pod).securityContext!;
+  const weakened: [string, (pod: V1Pod) => unknown, RegExp][] = [
+    [
+      'a runc RuntimeClass',
+      (p) => Object.assign(spec(p), { runtimeClassName: RUNC }),
+      /spec\.runtimeClassName must be gvisor or kata-qemu/,
+    ],
+    ['no RuntimeClass', (p) => Reflect.deleteProperty(spec(p), 'runtimeClassName'), /spec\.runtimeClassName/],
+    [
+      'a service-account token',
+      (p) => Reflect.deleteProperty(spec(p), 'automountServiceAccountToken'),
+      /automountServiceAccountToken/,
+    ],
     [
       'a projected token',
-      (p) => {
-        p.spec!.volumes!.push({
+      (p) =>
+        spec(p).volumes!.push({
           name: 'token',
           projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }] },
-        });
-      },
+        }),
       /project a service-account token/,
     ],
-    ['a writable root', (p) => void (agent(p).securityContext!.readOnlyRootFilesystem = false), /readOnlyRootFilesystem/],
-    ['no limits on the init container', (p) => void delete check(p).resources, /resources\.limits/],
-    ['no memory limit', (p) => void delete agent(p).resources!.limits!.memory, /resources\.limits/],
-    ['privilege escalation', (p) => void (agent(p).securityContext!.allowPrivilegeEscalation = true), /allowPrivilegeEscalation/],
-    ['a capability kept', (p) => void (check(p).securityContext!.capabilities = { drop: ['NET_RAW'] }), /capabilities/],
-    ['root', (p) => void (agent(p).securityContext!.runAsUser = 0), /runAsUser must not be 0/],
-    ['runAsNonRoot off', (p) => void (agent(p).securityContext!.runAsNonRoot = false), /runAsNonRoot/],
-    ['seccomp off', (p) => void (agent(p).securityContext!.seccompProfile = { type: 'Unconfined' }), /seccompProfile/],
-    ['host network', (p) => void (p.spec!.hostNetwork = true), /hostNetwork/],
-    ['host PID', (p) => void (p.spec!.hostPID = true), /hostPID/],
-    ['a host path', (p) => void p.spec!.volumes!.push({ name: 'host', hostPath: { path: '/' } }), /spec\.volumes/],
-    ['a host port', (p) => void (agent(p).ports = [{ containerPort: 80, hostPort: 8080 }]), /hostPort/],
+    [
+      'a writable root',
+      (p) => Object.assign(agentSecurity(p), { readOnlyRootFilesystem: false }),
+      /readOnlyRootFilesystem/,
+    ],
+    [
+      'no limits on the init container',
+      (p) => Reflect.deleteProperty(check(p), 'resources'),
+      /resources\.limits/,
+    ],
+    [
+      'no memory limit',
+      (p) => Reflect.deleteProperty(agent(p).resources!.limits!, 'memory'),
+      /resources\.limits/,
+    ],
+    [
+      'privilege escalation',
+      (p) => Object.assign(agentSecurity(p), { allowPrivilegeEscalation: true }),
+      /allowPrivilegeEscalation/,
+    ],
+    [
+      'a capability kept',
+      (p) => Object.assign(check(p).securityContext!, { capabilities: { drop: ['NET_RAW'] } }),
+      /capabilities/,
+    ],
+    ['root', (p) => Object.assign(agentSecurity(p), { runAsUser: 0 }), /runAsUser must not be 0/],
+    ['runAsNonRoot off', (p) => Object.assign(agentSecurity(p), { runAsNonRoot: false }), /runAsNonRoot/],
+    [
+      'seccomp off',
+      (p) => Object.assign(agentSecurity(p), { seccompProfile: { type: 'Unconfined' } }),
+      /seccompProfile/,
+    ],
+    ['host network', (p) => Object.assign(spec(p), { hostNetwork: true }), /hostNetwork/],
+    ['host PID', (p) => Object.assign(spec(p), { hostPID: true }), /hostPID/],
+    ['a host path', (p) => spec(p).volumes!.push({ name: 'host', hostPath: { path: '/' } }), /spec\.volumes/],
+    [
+      'a host port',
+      (p) => Object.assign(agent(p), { ports: [{ containerPort: 80, hostPort: 8080 }] }),
+      /hostPort/,
+    ],
   ];
   for (const [what, weaken, named] of weakened) {
     test(`with ${what} is refused, naming the field`, async () => {
@@ -190,7 +244,7 @@ describe("the operator's own sandbox pods", () => {
     });
   }
 
-  test('are not the policy\'s business outside agent namespaces', async () => {
+  test("are not the policy's business outside agent namespaces", async () => {
     const pod = operatorPod();
     pod.metadata!.namespace = control;
     pod.spec!.runtimeClassName = RUNC;
@@ -203,9 +257,16 @@ test('kubectl debug cannot add a container to a running sandbox pod', async () =
   const pod = operatorPod();
   delete pod.metadata!.ownerReferences; // no such task: the garbage collector would delete the pod at once
   await core.createNamespacedPod({ namespace: agents, body: pod });
-  const patch = await kubectl(
-    ['debug', '-n', agents, pod.metadata!.name!, '--image=busybox', '--profile=restricted', '-q', '--attach=false'],
-  );
+  const patch = await kubectl([
+    'debug',
+    '-n',
+    agents,
+    pod.metadata!.name!,
+    '--image=busybox',
+    '--profile=restricted',
+    '-q',
+    '--attach=false',
+  ]);
   assert.notEqual(patch.code, 0, 'the debug container was added');
   assert.match(patch.stderr, DENIED_BY_POLICY);
 });

@@ -4,26 +4,40 @@
  * under the restricted Pod Security Standard; RBAC is least privilege (the operator may impersonate exactly
  * the one configured human and cannot write a decision as itself); a wrong value fails naming the field; the
  * UI token Secret is generated once and kept; and the helm test's checks fail when what they check is broken.
+ * Cloud models and approval channels (both off by default) add exactly their objects, environment, port and
+ * NetworkPolicy rules; the operator accepts that environment as it is, and may impersonate exactly the listed
+ * channel users.
  * The chart on a real node (helm install → a task with the real model) is test/node/e2e/helm-install.e2e.ts.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { runCommand } from '../hack/cluster/processes.ts';
+import { generateKey, loadKeyring } from '../operator/src/audit/index.ts';
+import { loadConfig } from '../operator/src/config.ts';
+import { Vault } from '../operator/src/vault/index.ts';
 import { createTestNamespace, deleteNamespace, kubectl } from './support/kube.ts';
 
 const HELM = join(import.meta.dirname, '../hack/bin/helm');
 const NODE = join(import.meta.dirname, '../node_modules/.bin/node');
 const CHART = join(import.meta.dirname, '../charts/closedpaw');
 const HELM_TEST_SCRIPT = join(CHART, 'files/helm-test.mjs');
+const CRDS = join(import.meta.dirname, '../crds');
+const CLI = join(import.meta.dirname, '../operator/src/cli/main.ts');
 let ns = '';
 let release = '';
 let agentNs = '';
 let rendered = '';
+/** The same values as `rendered`, with cloud models and channels off (their defaults). */
+let renderedOff = '';
 let operatorSa = '';
+/** channels.users: unique to this run (other tests bind pairers on the same cluster). */
+let channelUsers: string[] = [];
 
 interface Doc {
   apiVersion: string;
@@ -52,19 +66,60 @@ const find = (docs: Doc[], kind: string, name: string) => {
   return doc;
 };
 
+/** Cloud models: a built-in and a custom provider (on a port of its own), prices Helm would print as 8e-06. */
+const CLOUD = {
+  models: ['openai/gpt-4o-mini', 'azure/gpt-4.1'],
+  prices: {
+    'openai/gpt-4o-mini': { input: 0.15, output: 0.6 },
+    'azure/gpt-4.1': { input: 2, output: 0.000008 },
+  },
+  providers: [
+    {
+      name: 'azure',
+      kind: 'openai',
+      baseUrl: 'https://example.openai.azure.com:8443/openai/v1',
+      vaultKey: 'azure-key',
+    },
+  ],
+  maxCostUsd: 0.25,
+  maxOutputTokens: 1_000_000,
+  risk: 'high',
+};
+
+/** Every platform, intake, and ids as strings (an 18-digit Discord id would lose digits as a number). */
+const channelValues = () => ({
+  enabled: ['telegram', 'discord', 'slack'],
+  users: channelUsers,
+  publicUrl: 'https://closedpaw.example.com/hooks',
+  telegram: { chatId: '-1001234567890' },
+  discord: { channelId: '123456789012345678', publicKey: 'ab'.repeat(32) },
+  slack: { channelId: 'C0123ABCD' },
+  intake: { namespace: agentNs, users: [channelUsers[0]] },
+});
+
+const cloudAndChannels = () => [
+  ...['--set-json', `cloud=${JSON.stringify(CLOUD)}`],
+  ...['--set-json', `channels=${JSON.stringify(channelValues())}`],
+];
+
 before(async () => {
   ns = await createTestNamespace('chart');
   release = `cp${ns.slice(-6)}`;
   agentNs = `${ns}-agents`;
   operatorSa = `system:serviceaccount:${ns}:${release}-closedpaw`;
-  const rendering = await template(release, ns, [
+  channelUsers = [`carol.${ns}`, `dave.${ns}`];
+  const base = [
     ...['--set', 'uiApprover=alice'],
     ...['--set', 'ollama.enabled=true', '--set', 'ollama.models={llama3.2:3b}'],
     ...['--set', `agentNamespaces={${agentNs}}`],
     ...['--set', 'runtimeClasses.gvisor.create=true', '--set', 'runtimeClasses.kataQemu.create=true'],
-  ]);
+  ];
+  const rendering = await template(release, ns, [...base, ...cloudAndChannels()]);
   assert.equal(rendering.code, 0, rendering.stderr);
   rendered = rendering.stdout;
+  const off = await template(release, ns, base);
+  assert.equal(off.code, 0, off.stderr);
+  renderedOff = off.stdout;
 });
 
 after(async () => {
@@ -74,11 +129,17 @@ after(async () => {
   await deleteNamespace(ns);
 });
 
-const canI = async (...args: string[]) =>
-  (await kubectl(['auth', 'can-i', `--as=${operatorSa}`, ...args])).stdout.trim();
+const canIAs = async (user: string, ...args: string[]) =>
+  (await kubectl(['auth', 'can-i', `--as=${user}`, ...args])).stdout.trim();
+const canI = (...args: string[]) => canIAs(operatorSa, ...args);
 
 test('helm lint --strict passes', async () => {
   const lint = await runCommand(HELM, ['lint', '--strict', CHART]);
+  assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+});
+
+test('helm lint --strict passes with cloud models and channels on', async () => {
+  const lint = await runCommand(HELM, ['lint', '--strict', CHART, ...cloudAndChannels()]);
   assert.equal(lint.code, 0, lint.stdout + lint.stderr);
 });
 
@@ -191,6 +252,209 @@ describe('what the chart renders', () => {
   });
 });
 
+describe('cloud models and approval channels', () => {
+  const OUR_ENV = /^CLOSEDPAW_(CLOUD|CHANNEL|TELEGRAM|DISCORD|SLACK|VAULT)_?/;
+  const operatorPolicy = (docs: Doc[]) =>
+    find(docs, 'NetworkPolicy', `${release}-closedpaw`).spec as { ingress: unknown[]; egress: unknown[] };
+  const without = (rules: unknown[], drop: unknown[]) =>
+    rules.filter((r) => !drop.some((d) => JSON.stringify(d) === JSON.stringify(r)));
+
+  test('off (the default), nothing of theirs renders; on, exactly their objects, env, port and rules', () => {
+    const [on, off] = [documents(rendered), documents(renderedOff)];
+    const key = (d: Doc) => `${d.kind}/${d.metadata.name}`;
+    assert.deepEqual(
+      on
+        .filter((d) => !off.some((o) => key(o) === key(d)))
+        .map(key)
+        .sort(),
+      [
+        `Service/${release}-closedpaw-channels`,
+        `ClusterRole/${release}-closedpaw-channels`,
+        'ClusterRole/closedpaw-channel-pairer',
+        `ClusterRoleBinding/${release}-closedpaw-channels`,
+        `ClusterRoleBinding/${release}-closedpaw-channel-pairers`,
+        'ValidatingAdmissionPolicy/closedpaw-channel-pairings',
+        'ValidatingAdmissionPolicyBinding/closedpaw-channel-pairings',
+      ].sort(),
+    );
+    for (const doc of off) {
+      if (doc.kind === 'Secret') continue; // the UI token: random in each rendering
+      const twin = find(on, doc.kind, doc.metadata.name);
+      if (doc.kind === 'Deployment') {
+        const container = (d: Doc) =>
+          (d.spec as { template: { spec: { containers: { env: { name: string }[]; ports: unknown[] }[] } } })
+            .template.spec.containers[0]!;
+        assert.equal(container(doc).env.filter((e) => OUR_ENV.test(e.name)).length, 0);
+        const c = container(twin);
+        c.env = c.env.filter((e) => !OUR_ENV.test(e.name));
+        c.ports = without(c.ports, [{ name: 'channels', containerPort: 7781 }]);
+      }
+      if (doc.kind === 'NetworkPolicy' && doc.metadata.name === `${release}-closedpaw`) {
+        const policy = operatorPolicy(on);
+        policy.ingress = without(policy.ingress, [{ ports: [{ protocol: 'TCP', port: 7781 }] }]);
+        policy.egress = without(policy.egress, [
+          {
+            ports: [
+              { protocol: 'TCP', port: 443 },
+              { protocol: 'TCP', port: 8443 },
+            ],
+          },
+        ]);
+      }
+      assert.deepEqual(twin, doc, `${doc.kind} ${doc.metadata.name}`);
+    }
+  });
+
+  test('the operator accepts the environment the chart gives it, and reads it as the values say', () => {
+    const config = loadConfig(operatorEnv(find(documents(rendered), 'Deployment', `${release}-closedpaw`)));
+    assert.deepEqual(
+      config.cloud?.models.map((m) => [
+        m.name,
+        m.provider.kind,
+        m.provider.baseUrl,
+        m.provider.keyName,
+        m.price,
+      ]),
+      [
+        [
+          'openai/gpt-4o-mini',
+          'openai',
+          'https://api.openai.com/v1',
+          'openai',
+          { inputPerMTok: 0.15, outputPerMTok: 0.6 },
+        ],
+        [
+          'azure/gpt-4.1',
+          'openai',
+          'https://example.openai.azure.com:8443/openai/v1',
+          'azure-key',
+          { inputPerMTok: 2, outputPerMTok: 0.000008 },
+        ],
+      ],
+    );
+    assert.equal(config.cloud?.maxCostMicroUsdPerTask, 250_000);
+    assert.equal(config.cloud?.maxOutputTokens, 1_000_000);
+    assert.equal(config.cloud?.risk, 'high');
+    assert.deepEqual(config.channels, {
+      platforms: ['telegram', 'discord', 'slack'],
+      listen: { host: '0.0.0.0', port: 7781 },
+      publicUrl: 'https://closedpaw.example.com/hooks',
+      users: channelUsers,
+      telegram: { apiUrl: 'https://api.telegram.org', chatId: '-1001234567890' },
+      discord: {
+        apiUrl: 'https://discord.com/api/v10',
+        channelId: '123456789012345678',
+        publicKey: 'ab'.repeat(32),
+      },
+      slack: { apiUrl: 'https://slack.com/api', channelId: 'C0123ABCD' },
+      intake: { namespace: agentNs, users: [channelUsers[0]], model: 'llama3.2:3b' },
+    });
+    assert.equal(config.vaultDir, '/var/lib/closedpaw/vault');
+  });
+
+  test('`vault set` run in the operator container (kubectl exec inherits its env) writes where it reads, on the state volume', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'closedpaw-chart-vault-'));
+    try {
+      const deployment = find(documents(rendered), 'Deployment', `${release}-closedpaw`);
+      const env = operatorEnv(deployment, dir);
+      const config = loadConfig(env);
+      assert.ok(config.vaultDir.startsWith(`${dir}/var/lib/closedpaw/`), config.vaultDir);
+      assert.ok(config.audit);
+      await generateKey(config.audit.keysDir); // what the operator does on its first start
+      const set = await runCommand(NODE, [CLI, 'vault', 'set', 'azure-key'], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        input: 'sk-chart-test-key\n',
+      });
+      assert.equal(set.code, 0, set.stderr);
+      assert.doesNotMatch(set.stdout + set.stderr, /sk-chart-test-key/);
+      const vault = await Vault.open(config.vaultDir, await loadKeyring(config.audit.keysDir));
+      assert.equal((await vault.get('azure-key')).reveal(), 'sk-chart-test-key');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the webhook listener: a named container port and a ClusterIP Service on it; no Service reaches the UI', () => {
+    const docs = documents(rendered);
+    const service = find(docs, 'Service', `${release}-closedpaw-channels`).spec as Record<string, unknown>;
+    assert.equal(service.type, 'ClusterIP');
+    assert.deepEqual(service.ports, [
+      { name: 'channels', port: 7781, targetPort: 'channels', protocol: 'TCP' },
+    ]);
+    assert.deepEqual(service.selector, {
+      'app.kubernetes.io/name': 'closedpaw',
+      'app.kubernetes.io/instance': release,
+    });
+    const ports = JSON.stringify(find(docs, 'Deployment', `${release}-closedpaw`));
+    assert.match(ports, /\{"name":"channels","containerPort":7781\}/);
+    for (const svc of docs.filter((d) => d.kind === 'Service')) {
+      for (const port of (svc.spec as { ports: { port: number; targetPort: unknown }[] }).ports) {
+        assert.notEqual(port.port, 7780, svc.metadata.name);
+        assert.notEqual(port.targetPort, 7780, svc.metadata.name);
+      }
+    }
+  });
+
+  test('the ChannelPairing CRD and its admission policy are the files in crds/', async () => {
+    const withCrds = await template(release, ns, ['--include-crds', ...cloudAndChannels()]);
+    assert.equal(withCrds.code, 0, withCrds.stderr);
+    const docs = documents(withCrds.stdout);
+    const shipped = async (file: string) => documents(await readFile(join(CRDS, file), 'utf8'));
+    const [crd] = await shipped('channelpairings.closedpaw.dev.yaml');
+    assert.deepEqual(find(docs, 'CustomResourceDefinition', 'channelpairings.closedpaw.dev'), crd);
+    const [policy, binding] = await shipped('channel-pairing-policy.yaml');
+    assert.deepEqual(find(docs, 'ValidatingAdmissionPolicy', 'closedpaw-channel-pairings'), policy);
+    assert.deepEqual(find(docs, 'ValidatingAdmissionPolicyBinding', 'closedpaw-channel-pairings'), binding);
+    const accepted = await kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(crd));
+    assert.equal(accepted.code, 0, accepted.stderr);
+  });
+
+  test('the listener port admits anyone by default, or only networkPolicy.channelsFrom', async () => {
+    const channelsRule = (docs: Doc[]) =>
+      (operatorPolicy(docs).ingress as { ports: { port: number }[]; from?: unknown }[]).find((r) =>
+        r.ports.some((p) => p.port === 7781),
+      );
+    assert.deepEqual(channelsRule(documents(rendered)), { ports: [{ protocol: 'TCP', port: 7781 }] });
+    const ingressController = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } },
+    };
+    const limited = await template(release, ns, [
+      ...cloudAndChannels(),
+      ...['--set-json', `networkPolicy.channelsFrom=${JSON.stringify([ingressController])}`],
+    ]);
+    assert.equal(limited.code, 0, limited.stderr);
+    assert.deepEqual(channelsRule(documents(limited.stdout))?.from, [ingressController]);
+  });
+
+  test('cloud alone opens egress to 443 but no listener; channels alone open both', async () => {
+    const outbound = { ports: [{ protocol: 'TCP', port: 443 }] };
+    const cloudOnly = await template(release, ns, [
+      '--set-json',
+      `cloud=${JSON.stringify({ ...CLOUD, providers: [], models: ['openai/gpt-4o-mini'] })}`,
+    ]);
+    assert.equal(cloudOnly.code, 0, cloudOnly.stderr);
+    const channelsOnly = await template(release, ns, [
+      '--set-json',
+      `channels=${JSON.stringify(channelValues())}`,
+    ]);
+    assert.equal(channelsOnly.code, 0, channelsOnly.stderr);
+    const off = await template(release, ns);
+    const policies = [cloudOnly, channelsOnly, off].map((r) => operatorPolicy(documents(r.stdout)));
+    const [cloudPolicy, channelsPolicy, offPolicy] = policies as [
+      (typeof policies)[0],
+      (typeof policies)[0],
+      (typeof policies)[0],
+    ];
+    assert.deepEqual(without(cloudPolicy.egress, offPolicy.egress), [outbound]);
+    assert.deepEqual(without(cloudPolicy.ingress, offPolicy.ingress), []);
+    assert.deepEqual(without(channelsPolicy.egress, offPolicy.egress), [outbound]);
+    assert.deepEqual(without(channelsPolicy.ingress, offPolicy.ingress), [
+      { ports: [{ protocol: 'TCP', port: 7781 }] },
+    ]);
+    assert.doesNotMatch(cloudOnly.stdout, /channelpairings|CLOSEDPAW_CHANNEL/);
+  });
+});
+
 describe('RBAC', () => {
   test('the operator may impersonate exactly the configured human', async () => {
     assert.equal(await canI('impersonate', 'users/alice'), 'yes');
@@ -210,6 +474,48 @@ describe('RBAC', () => {
   });
 });
 
+describe('RBAC for the approval channels', () => {
+  test('the operator may impersonate exactly the channel users (and the UI human), nobody else', async () => {
+    for (const user of [...channelUsers, 'alice'])
+      assert.equal(await canI('impersonate', `users/${user}`), 'yes', user);
+    assert.equal(await canI('impersonate', `users/mallory.${ns}`), 'no');
+    assert.equal(await canI('impersonate', 'users/system:admin'), 'no');
+    assert.equal(await canI('impersonate', 'users'), 'no');
+    assert.equal(await canI('impersonate', 'groups/system:masters'), 'no');
+    assert.equal(await canI('impersonate', 'serviceaccounts', '-n', ns), 'no');
+    const role = find(documents(rendered), 'ClusterRole', `${release}-closedpaw-channels`) as Doc & {
+      rules: { resources: string[]; resourceNames?: string[] }[];
+    };
+    assert.deepEqual(role.rules.find((r) => r.resources.includes('users'))?.resourceNames, channelUsers);
+  });
+
+  test('the operator watches ChannelPairings, writes only their status, and reads only the pairing policy', async () => {
+    const pairings = 'channelpairings.closedpaw.dev';
+    for (const verb of ['get', 'list', 'watch']) assert.equal(await canI(verb, pairings), 'yes', verb);
+    assert.equal(await canI('patch', pairings, '--subresource=status'), 'yes');
+    for (const verb of ['create', 'patch', 'delete']) assert.equal(await canI(verb, pairings), 'no', verb);
+    const vap = 'validatingadmissionpolicies.admissionregistration.k8s.io';
+    const binding = 'validatingadmissionpolicybindings.admissionregistration.k8s.io';
+    assert.equal(await canI('get', `${vap}/closedpaw-channel-pairings`), 'yes');
+    assert.equal(await canI('get', `${binding}/closedpaw-channel-pairings`), 'yes');
+    assert.equal(await canI('get', `${vap}/closedpaw-approval-decisions`), 'no');
+    assert.equal(await canI('list', vap), 'no');
+    assert.equal(await canI('update', `${vap}/closedpaw-channel-pairings`), 'no');
+  });
+
+  test('channel users may create and read a ChannelPairing, nothing more; others may not pair', async () => {
+    const pairings = 'channelpairings.closedpaw.dev';
+    for (const user of channelUsers) {
+      assert.equal(await canIAs(user, 'create', pairings), 'yes', user);
+      assert.equal(await canIAs(user, 'get', pairings), 'yes', user);
+      for (const verb of ['list', 'patch', 'delete'])
+        assert.equal(await canIAs(user, verb, pairings), 'no', verb);
+      assert.equal(await canIAs(user, 'patch', pairings, '--subresource=status'), 'no');
+    }
+    assert.equal(await canIAs(`mallory.${ns}`, 'create', pairings), 'no');
+  });
+});
+
 describe('values.schema.json: a wrong value fails, naming the field', () => {
   const wrong: [string[], RegExp][] = [
     [['--set', 'logLevel=loud'], /at '\/logLevel': value must be one of/],
@@ -223,9 +529,78 @@ describe('values.schema.json: a wrong value fails, naming the field', () => {
     [['--set', 'isolationProbes={10.96.0.1}'], /at '\/isolationProbes\/0'/],
     [['--set-string', 'audit.enabled=yes'], /at '\/audit\/enabled'/],
     [['--set', 'resources.limits.memory=lots'], /at '\/resources\/limits\/memory'/],
+    [['--set-json', 'channels.enabled=["teams"]'], /at '\/channels\/enabled\/0': value must be one of/],
+    [['--set', 'cloud.risk=low'], /at '\/cloud\/risk': value must be one of 'critical', 'high'/],
+    [['--set-json', 'cloud.models=["gpt-4o"]'], /at '\/cloud\/models\/0'/],
+    [
+      [
+        '--set-json',
+        'cloud.providers=[{"name":"x","kind":"openai","baseUrl":"http://x.example","vaultKey":"x"}]',
+      ],
+      /at '\/cloud\/providers\/0\/baseUrl'/,
+    ],
+    [
+      ['--set', 'channels.telegram.chatId=-1001234'],
+      /at '\/channels\/telegram\/chatId': got number, want string/,
+    ],
+    [['--set', 'channels.discord.publicKey=abc'], /at '\/channels\/discord\/publicKey'/],
+    [['--set-json', 'channels.enabled=["slack"]'], /at '\/channels\/users': minItems/],
+    [
+      ['--set-json', 'channels.enabled=["telegram"]', '--set', 'channels.users={bob}'],
+      /at '\/channels\/telegram\/chatId': minLength/,
+    ],
   ];
   for (const [args, named] of wrong) {
     test(`${args.at(-1)}`, async () => {
+      const result = await template('closedpaw', 'closedpaw-system', args);
+      assert.notEqual(result.code, 0, 'rendered anyway');
+      assert.match(result.stderr, named);
+    });
+  }
+
+  const slack = ['--set-json', 'channels.enabled=["slack"]', '--set', 'channels.users={bob}'];
+  const inconsistent: [string, string[], RegExp][] = [
+    [
+      'a cloud model without a price',
+      ['--set-json', 'cloud.models=["openai/x"]'],
+      /cloud\.prices: openai\/x has no price/,
+    ],
+    [
+      'a cloud model of an unknown provider',
+      [
+        '--set-json',
+        'cloud.models=["acme/x"]',
+        '--set-json',
+        'cloud.prices={"acme/x":{"input":1,"output":1}}',
+      ],
+      /cloud\.models: acme\/x names provider acme/,
+    ],
+    [
+      'the listener on the UI port',
+      [...slack, '--set-string', 'channels.slack.channelId=C12345', '--set', 'channels.port=7780'],
+      /channels\.port: 7780 is the approval UI's port/,
+    ],
+    [
+      'an intake user who may not pair',
+      [
+        ...slack,
+        '--set-string',
+        'channels.slack.channelId=C12345',
+        '--set',
+        'channels.intake.namespace=agents',
+        '--set',
+        'channels.intake.users={eve}',
+      ],
+      /channels\.intake\.users: eve is not in channels\.users/,
+    ],
+    [
+      'channels without the audit log',
+      [...slack, '--set-string', 'channels.slack.channelId=C12345', '--set', 'audit.enabled=false'],
+      /channels\.enabled: channels need audit\.enabled=true/,
+    ],
+  ];
+  for (const [what, args, named] of inconsistent) {
+    test(`${what} fails, naming the value`, async () => {
       const result = await template('closedpaw', 'closedpaw-system', args);
       assert.notEqual(result.code, 0, 'rendered anyway');
       assert.match(result.stderr, named);
@@ -397,6 +772,30 @@ describe('the helm test checks (files/helm-test.mjs) against stand-ins', () => {
     assert.match(result.stdout, /FAIL gateway-version: CLOSEDPAW_TEST_GATEWAY_URL is not set/);
   });
 });
+
+/**
+ * The operator container's environment as the process sees it (fieldRef values left out), with each volume's
+ * mount path under `root` when one is given (a test's stand-in for the pod's filesystem).
+ */
+function operatorEnv(deployment: Doc, root = ''): Record<string, string> {
+  const container = (
+    deployment.spec as {
+      template: {
+        spec: {
+          containers: { env: { name: string; value?: string }[]; volumeMounts: { mountPath: string }[] }[];
+        };
+      };
+    }
+  ).template.spec.containers[0]!;
+  const mounts = container.volumeMounts.map((m) => m.mountPath).sort((a, b) => b.length - a.length);
+  const relocate = (value: string) => {
+    const mount = mounts.find((m) => value === m || value.startsWith(`${m}/`));
+    return mount && root ? `${root}${value}` : value;
+  };
+  return Object.fromEntries(
+    container.env.flatMap((e) => (e.value === undefined ? [] : [[e.name, relocate(e.value)]])),
+  );
+}
 
 /** A controller's pod template as a Pod (a StatefulSet's claims as the volumes it would get), for admission. */
 function podFrom(controller: Doc): Doc {

@@ -2,7 +2,7 @@
  * What an installation with channels adds to a cluster, applied for the cluster tests: the
  * ChannelPairing CRD and its admission policy, RBAC for pairing (users may create ChannelPairings) and,
  * for the operator's service account, reading them, writing their status, checking the policy exists,
- * and impersonating exactly the pairable users (the chart proposal in the report).
+ * and impersonating exactly the pairable users (as charts/closedpaw/templates/channels.yaml grants).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';

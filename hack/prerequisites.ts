@@ -82,7 +82,12 @@ async function main(): Promise<void> {
   log('control plane and helm (cached per pin; a cold build takes several minutes)');
   await run('bash', [join(HACK, 'build-kube.sh')], 'hack/build-kube.sh');
   // The Pod Security Admission fixtures the sandbox admission test reads (a module of the pinned release).
-  await runIn(join(HACK, 'kube'), 'go', ['mod', 'download', 'k8s.io/pod-security-admission'], 'go mod download');
+  await runIn(
+    join(HACK, 'kube'),
+    'go',
+    ['mod', 'download', 'k8s.io/pod-security-admission'],
+    'go mod download',
+  );
   if (!process.argv.includes('--no-ollama')) {
     log('Ollama v0.24.0 and SmolLM2-135M (cached per pin; a cold build takes 4–11 minutes)');
     await run('bash', [join(HACK, 'ollama/build.sh')], 'hack/ollama/build.sh');

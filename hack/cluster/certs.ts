@@ -41,7 +41,14 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-async function signedCert(pki: Pki, dir: string, name: string, subject: string, extensions: string) {
+/** A P-256 key and a cert signed by the cluster CA, as <dir>/<name>.{key,crt}. */
+export async function signedCert(
+  pki: Pki,
+  dir: string,
+  name: string,
+  subject: string,
+  extensions: string,
+): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
@@ -69,6 +76,7 @@ async function signedCert(pki: Pki, dir: string, name: string, subject: string, 
     ],
     dir,
   );
+  return { cert: join(dir, `${name}.crt`), key };
 }
 
 export async function createPki(dir: string): Promise<Pki> {

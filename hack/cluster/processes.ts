@@ -18,11 +18,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a long-lived detached process whose output goes to `logFile`; returns its pid. */
-export async function startDetached(command: string, args: string[], logFile: string): Promise<number> {
+/**
+ * Starts a long-lived process in a session of its own (so its own process group) whose output goes to
+ * `logFile`; `env` replaces the environment when given. Returns its pid.
+ */
+export async function startDetached(
+  command: string,
+  args: string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<number> {
   const log = await open(logFile, 'a');
   try {
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
+    const child = spawn(command, args, {
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+      ...(env ? { env } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);
@@ -86,14 +98,21 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs a command to completion, feeding `input` on stdin; never rejects on a non-zero exit. */
+/**
+ * Runs a command to completion and collects its output; never rejects on a non-zero exit. stdin carries
+ * `input` when given and is closed otherwise; a command that exits before reading it does not crash the
+ * caller (EPIPE is ignored: the exit code tells what happened). Killed by a signal: code 128.
+ */
 export function runCommand(
   command: string,
   args: string[],
   opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env };
+    const spawnOpts: SpawnOptions = {
+      stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+    };
     if (opts.cwd) spawnOpts.cwd = opts.cwd;
     const child = spawn(command, args, spawnOpts);
     let stdout = '';
@@ -105,9 +124,10 @@ export function runCommand(
       stderr += chunk;
     });
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    // A child that exits without reading its stdin must not crash us with EPIPE: its exit code tells.
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(opts.input ?? '');
+    child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }

@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runCommand } from '../node/run.ts';
+import { runCommand } from '../cluster/processes.ts';
 import { cleanupDeb, type Deb, unpackDeb } from './debs.ts';
 import {
   type BuildContext,

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runCommand } from '../node/run.ts';
+import { runCommand } from '../cluster/processes.ts';
 
 export interface Deb {
   name: string;

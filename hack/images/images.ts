@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runCommand } from '../node/run.ts';
+import { runCommand } from '../cluster/processes.ts';
 import { cleanupDeb, type Deb, debFile } from './debs.ts';
 import type { ImageConfig, TarEntry } from './oci.ts';
 import { dirEntry, fileEntry, symlinkEntry, textEntry, treeEntries } from './tree.ts';

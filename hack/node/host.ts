@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, realpath, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runCommand } from '../cluster/processes.ts';
 import { CGROUP_ROOT, NETWORK, OUTSIDE_PATHS, SYSCTLS } from './layout.ts';
 import { nftTables, normalizeIptablesSave } from './netfilter.ts';
-import { runCommand } from './run.ts';
 
 export async function sh(command: string, args: string[], input?: string): Promise<string> {
   const result = await runCommand(command, args, input !== undefined ? { input } : {});

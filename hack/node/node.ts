@@ -11,7 +11,7 @@ import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { kubectl } from '../cluster/controlplane.ts';
 import { writeKubeconfig } from '../cluster/kubeconfig.ts';
-import { freePort, logTail, startDetached, waitFor } from '../cluster/processes.ts';
+import { freePort, isAlive, logTail, runCommand, startDetached, waitFor } from '../cluster/processes.ts';
 import { type BuiltImage, buildImages, defaultInputs, importImages, pinnedRef } from '../images/build.ts';
 import type { ImageName } from '../images/images.ts';
 import {
@@ -30,7 +30,6 @@ import { createBridge, createNodeCgroups, snapshot } from './host.ts';
 import { type Layout, layout, NETWORK, NODE_NAME } from './layout.ts';
 import { createNodePki, type NodePki } from './pki.ts';
 import { checkPrerequisites } from './prerequisites.ts';
-import { isRunning, runCommand } from './run.ts';
 import {
   type Baseline,
   BIN,
@@ -83,7 +82,7 @@ async function nodeReady(state: NodeState): Promise<boolean> {
 export async function runningNode(dir: string): Promise<NodeState | undefined> {
   const state = await readState(dir);
   if (!state) return undefined;
-  const alive = COMPONENTS.every((c) => state.pids[c] !== undefined && isRunning(state.pids[c]));
+  const alive = COMPONENTS.every((c) => state.pids[c] !== undefined && isAlive(state.pids[c]));
   return alive && (await nodeReady(state)) ? state : undefined;
 }
 
@@ -104,7 +103,7 @@ async function startComponent(
     await waitFor(
       component,
       async () => {
-        if (!isRunning(pid)) throw new Error(`${component} exited`);
+        if (!isAlive(pid)) throw new Error(`${component} exited`);
         return await ready();
       },
       timeoutMs,

@@ -4,14 +4,9 @@
  * Service IP, the kubelet's serving and client certs, the API server's
  * kubelet-client cert, and one client cert each for kube-proxy and kube-router.
  */
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { createPki, type Pki } from '../cluster/certs.ts';
+import { createPki, type Pki, signedCert } from '../cluster/certs.ts';
 import { NETWORK, NODE_NAME } from './layout.ts';
-
-const run = promisify(execFile);
 
 export interface NodePki extends Pki {
   nodeServingCert: string;
@@ -28,41 +23,15 @@ export interface NodePki extends Pki {
   kubeRouterKey: string;
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  try {
-    await run('openssl', args, { cwd });
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(`openssl ${args[0]} failed (is openssl installed? apt-get install openssl): ${stderr}`);
-  }
-}
-
-/** A P-256 key and a cert signed by the cluster CA, as <dir>/<name>.{key,crt}. */
-async function issue(pki: Pki, dir: string, name: string, subject: string, extensions: string) {
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const ext = join(dir, `${name}.ext`);
-  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key], dir);
-  await openssl(['req', '-new', '-key', key, '-subj', subject, '-out', csr], dir);
-  await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n${extensions}`);
-  await openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      csr,
-      '-CA',
-      pki.caCert,
-      '-CAkey',
-      pki.caKey,
-      '-CAcreateserial',
-      '-days',
-      '365',
-    ].concat(['-sha256', '-extfile', ext, '-out', join(dir, `${name}.crt`)]),
+/** A leaf (not a CA) signed by the cluster CA. */
+const issue = (pki: Pki, dir: string, name: string, subject: string, extensions: string) =>
+  signedCert(
+    pki,
     dir,
+    name,
+    subject,
+    `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n${extensions}`,
   );
-  return { cert: join(dir, `${name}.crt`), key };
-}
 
 const client = 'extendedKeyUsage=clientAuth\n';
 

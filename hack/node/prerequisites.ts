@@ -1,7 +1,7 @@
 /** What node:up needs from the machine, checked up front so a missing piece is named, not discovered. */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { runCommand } from './run.ts';
+import { runCommand } from '../cluster/processes.ts';
 
 export interface HostFacts {
   uid: number;

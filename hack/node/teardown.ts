@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubectl } from '../cluster/controlplane.ts';
+import { isAlive, runCommand, stopProcess } from '../cluster/processes.ts';
 import {
   links,
   pidsInNodeCgroups,
@@ -17,7 +18,6 @@ import {
 } from './host.ts';
 import { CGROUP_ROOT, layout, NETWORK, OUTSIDE_PATHS } from './layout.ts';
 import { iptablesCleanupScript, nftTableIsEmpty, nftTables } from './netfilter.ts';
-import { isRunning, runCommand, stopPid } from './run.ts';
 import { type Baseline, BIN, type Component, type NodeState, readState } from './state.ts';
 
 async function drainPods(state: NodeState): Promise<void> {
@@ -49,7 +49,7 @@ async function drainPods(state: NodeState): Promise<void> {
 async function killPids(pids: number[]): Promise<number> {
   let killed = 0;
   for (const pid of pids) {
-    if (!isRunning(pid)) continue;
+    if (!isAlive(pid)) continue;
     try {
       process.kill(pid, 'SIGKILL');
       killed++;
@@ -114,7 +114,7 @@ export async function stopNode(dir: string): Promise<string[]> {
   const baseline = existsSync(l.baseline)
     ? (JSON.parse(await readFile(l.baseline, 'utf8')) as Baseline)
     : undefined;
-  if (state?.pids['kube-apiserver'] && isRunning(state.pids['kube-apiserver']) && state.pids.containerd) {
+  if (state?.pids['kube-apiserver'] && isAlive(state.pids['kube-apiserver']) && state.pids.containerd) {
     await drainPods(state);
     note('drained pods');
   }
@@ -126,8 +126,8 @@ export async function stopNode(dir: string): Promise<string[]> {
       ['kube-scheduler', 'kube-controller-manager'],
     ];
     for (const wave of waves) {
-      const pids = wave.map((c) => [c, state.pids[c]] as const).filter(([, pid]) => pid && isRunning(pid));
-      await Promise.all(pids.map(([, pid]) => stopPid(pid!)));
+      const pids = wave.map((c) => [c, state.pids[c]] as const).filter(([, pid]) => pid && isAlive(pid));
+      await Promise.all(pids.map(([, pid]) => stopProcess(pid!)));
       for (const [component, pid] of pids) note(`stopped ${component} (pid ${pid})`);
     }
   }
@@ -139,8 +139,8 @@ export async function stopNode(dir: string): Promise<string[]> {
   if (killed > 0) note(`killed ${killed} leftover shim/sandbox processes`);
   for (const component of ['kube-apiserver', 'etcd'] as const) {
     const pid = state?.pids[component];
-    if (pid !== undefined && isRunning(pid)) {
-      await stopPid(pid);
+    if (pid !== undefined && isAlive(pid)) {
+      await stopProcess(pid);
       note(`stopped ${component} (pid ${pid})`);
     }
   }

@@ -1,32 +1,9 @@
 /**
- * A detached process with an exact environment, and its process group: `ollama serve`
+ * The process group of a detached process (hack/cluster/processes.ts startDetached): `ollama serve`
  * starts model runners as children, so stopping it means stopping the whole group.
  */
-import { spawn } from 'node:child_process';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-/** Starts `command` in a new session (so its own process group); output goes to `logFile`. Returns its pid. */
-export async function startGroupLeader(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  logFile: string,
-): Promise<number> {
-  const log = await open(logFile, 'a');
-  try {
-    const child = spawn(command, args, { detached: true, env, stdio: ['ignore', log.fd, log.fd] });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    child.unref();
-    if (child.pid === undefined) throw new Error(`${command} did not start`);
-    return child.pid;
-  } finally {
-    await log.close();
-  }
-}
 
 /** The process-group id in a /proc/<pid>/stat line (field 5; the command in field 2 may hold spaces). */
 export function pgidFromStat(stat: string): number | undefined {

@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, logTail, runCommand, waitFor } from '../cluster/processes.ts';
+import { freePort, logTail, runCommand, startDetached, waitFor } from '../cluster/processes.ts';
 import { builtOllama, ensureOllamaBuilt, type OllamaArtifacts } from './binaries.ts';
-import { groupPids, startGroupLeader, stopGroup } from './process-group.ts';
+import { groupPids, stopGroup } from './process-group.ts';
 
 export { builtOllama, ensureOllamaBuilt, type OllamaArtifacts };
 
@@ -177,7 +177,7 @@ export async function startOllama(dir: string, opts: StartOptions = {}): Promise
   const port = opts.port ?? (await freePort());
   const bin = await realpath(artifacts.bin);
   const env = ollamaEnv(dir, port);
-  const pid = await startGroupLeader(bin, ['serve'], env, logPath(dir));
+  const pid = await startDetached(bin, ['serve'], logPath(dir), env);
   const state: OllamaState = {
     dir,
     url: `http://127.0.0.1:${port}`,

@@ -13,7 +13,7 @@ import { cacheRoot } from '../../hack/images/build.ts';
 import { compileStatic } from '../../hack/images/images.ts';
 import { nodeDir } from '../../hack/node/layout.ts';
 import { BIN, type NodeState, runningNode } from '../../hack/node/node.ts';
-import { runCommand } from '../../hack/node/run.ts';
+import { runCommand } from '../../hack/cluster/processes.ts';
 
 export const NONROOT = 65532;
 

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import type { NodeState } from '../../../hack/node/node.ts';
-import { runCommand } from '../../../hack/node/run.ts';
+import { runCommand } from '../../../hack/cluster/processes.ts';
 import { OLLAMA_MODEL } from '../../../hack/ollama/server.ts';
 import { type RunnerStep, runnerStepSchema } from '../../../operator/src/api/agent-protocol.ts';
 import { parseResultFrame } from '../../../operator/src/api/result-frame.ts';

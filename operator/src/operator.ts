@@ -33,14 +33,6 @@ import { createRuntimeMetrics } from './runtime/metrics.ts';
 import { MANAGED_BY } from './sandbox/names.ts';
 import { screen } from './screening/index.ts';
 import { createOpsServer } from './server/ops.ts';
-import {
-  createAccessReview,
-  createTaskSources,
-  NO_ACCESS,
-  resolveTokenSource,
-  startUiServer,
-  UI_DIST_DIR,
-} from './server/ui/index.ts';
 
 export interface RunningOperator {
   registry: Registry;
@@ -130,6 +122,9 @@ async function startApprovalUi(
     audit: OperatorConfig['audit'];
   },
 ) {
+  // Loaded only when the UI runs: it brings its own routes, schemas and static serving.
+  const { createAccessReview, createTaskSources, NO_ACCESS, resolveTokenSource, startUiServer, UI_DIST_DIR } =
+    await import('./server/ui/index.ts');
   const { approver } = settings;
   const groups = settings.approverGroups ?? [];
   return await startUiServer({
@@ -309,6 +304,7 @@ export async function startOperator(
       now,
     }),
     onPhase: (phase) => domain.taskPhaseTransitions.inc({ phase }),
+    requeue: (key, afterMs) => controller.queue.addAfter(key, afterMs),
     now,
   });
   const controller = new Controller({
@@ -319,7 +315,9 @@ export async function startOperator(
     metrics: runtimeMetrics.controller,
     logger,
   });
-  controller.watch(tasks, (task) => [`${task.metadata.namespace}/${task.metadata.name}`]);
+  controller.watch(tasks, (task) =>
+    reconcile.isOwnWrite(task) ? [] : [`${task.metadata.namespace}/${task.metadata.name}`],
+  );
   controller.watch(pods, ownerTaskKeys);
   controller.watch(policies, ownerTaskKeys);
   controller.watch(approvals, ownerTaskKeys);

@@ -31,6 +31,7 @@ import {
   ReportedError,
 } from '../runtime/controller.ts';
 import type { Informer } from '../runtime/informer.ts';
+import { Lane } from '../runtime/lane.ts';
 import {
   childName,
   controllerUid,
@@ -87,6 +88,11 @@ export interface AgentTaskControllerDeps {
   /** Signs the task's gateway token, put into the pod (read-only) for the runner. */
   issueToken?: (task: AgentTask) => Promise<string>;
   onPhase?: (phase: NonNullable<AgentTaskStatus['phase']>) => void;
+  /**
+   * Reconcile `key` again after `afterMs`. With it, torn-down policies are released in the background,
+   * many at once (a namespace deletion tears down every task together), instead of one per worker.
+   */
+  requeue?: (key: string, afterMs: number) => void;
   now?: () => Date;
   timing?: Partial<TaskTiming>;
 }
@@ -116,12 +122,16 @@ const isRefusal = (error: unknown) => {
   return code >= 400 && code < 500 && code !== 409 && code !== 429 && code !== 408;
 };
 
+/** Finalizer releases in flight at once: a namespace deletion releases all its tasks' policies together. */
+const RELEASES_IN_FLIGHT = 32;
+
 const earliest = (...delays: Array<number | undefined>) => {
   const set = delays.filter((d): d is number => d !== undefined && d > 0);
   return set.length > 0 ? Math.min(...set) : undefined;
 };
 
 export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler & {
+  isOwnWrite(task: AgentTask): boolean;
   giveUp(key: string, error: unknown, ctx: ReconcileContext): Promise<void>;
   reportError(key: string, error: unknown, attempt: number, ctx: ReconcileContext): Promise<void>;
   mayGiveUp(error: unknown): boolean;
@@ -149,6 +159,20 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     return cached;
   }
 
+  /**
+   * The watch delivering our own status write (the resourceVersion our patch returned): the cache now
+   * shows what the last reconcile already acted on, so there is nothing to reconcile, and the
+   * read-your-writes entry can go. Anything else that changed has its own event.
+   */
+  function isOwnWrite(task: AgentTask): boolean {
+    const key = `${task.metadata.namespace}/${task.metadata.name}`;
+    const mine = written.get(key)?.task.metadata;
+    if (!mine || mine.uid !== task.metadata.uid || mine.resourceVersion !== task.metadata.resourceVersion)
+      return false;
+    written.delete(key);
+    return true;
+  }
+
   const expected = new Expectations(60_000);
   /** Risk by spec digest: screening a long prompt costs milliseconds, so it happens once per spec. */
   const risks = new Map<string, { risk: Risk; findings: ScreenedInput[] }>();
@@ -162,6 +186,9 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     return rated;
   }
   const resultReads = new Map<string, number>();
+  /** Policies whose finalizer release is in flight (by policy uid), and the lane they run in. */
+  const releasing = new Set<string>();
+  const releases = new Lane(RELEASES_IN_FLIGHT);
 
   /** A child as the task sees it; `created` names its entry in the expectations. */
   function child<T extends V1Pod | V1NetworkPolicy, F>(
@@ -197,13 +224,25 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     ranDigest: pod.metadata?.annotations?.[ANNOTATION_SPEC_DIGEST],
   });
 
+  /**
+   * Whether a cached policy drifted from what the operator would write, per cached object: an object
+   * is replaced, never changed, when the watch brings a new version, and its owner (the task) is fixed.
+   */
+  const drift = new WeakMap<V1NetworkPolicy, boolean>();
   const policyFacts =
     (task: AgentTask) =>
-    (policy: V1NetworkPolicy): PolicyFacts => ({
-      name: policy.metadata!.name!,
-      drifted: !samePolicySpec(policy.spec, buildNetworkPolicy(task, deps.config).spec),
-      deleting: Boolean(policy.metadata?.deletionTimestamp),
-    });
+    (policy: V1NetworkPolicy): PolicyFacts => {
+      let drifted = drift.get(policy);
+      if (drifted === undefined) {
+        drifted = !samePolicySpec(policy.spec, buildNetworkPolicy(task, deps.config).spec);
+        drift.set(policy, drifted);
+      }
+      return {
+        name: policy.metadata!.name!,
+        drifted,
+        deleting: Boolean(policy.metadata?.deletionTimestamp),
+      };
+    };
 
   async function event(step: Step, input: EventInput): Promise<void> {
     await deps.client.recordEvent(step.task, input).catch((error: unknown) => {
@@ -308,7 +347,7 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     throw new ReportedError(message);
   }
 
-  async function performWrite(step: Step, write: SandboxWrite): Promise<V1Pod | undefined> {
+  async function performWrite(step: Step, write: SandboxWrite, token?: string): Promise<V1Pod | undefined> {
     const { task } = step;
     const key = podKey(task);
     try {
@@ -334,7 +373,6 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
           return undefined;
         }
         case 'createPod': {
-          const token = deps.issueToken ? await deps.issueToken(task) : undefined;
           const created = await deps.client.createPod(buildPod(task, deps.pod, token), step.signal);
           expected.expect(key, true);
           deps.audit.podCreated(task, podName(task));
@@ -369,18 +407,39 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     }
   }
 
+  /**
+   * What a pod needs besides its policy: the audit records made durable (the barrier) and its gateway
+   * token. Started together with the policy write, so neither adds to the critical path; the pod itself
+   * is still created strictly after both and after the policy.
+   */
+  function preparePod(task: AgentTask): Promise<{ token?: string; auditError?: unknown }> {
+    const barrier = (deps.auditBarrier?.() ?? Promise.resolve()).then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+    const token = deps.issueToken?.(task);
+    const prepared = Promise.all([barrier, token]).then(([failed, signed]) =>
+      failed ? { auditError: failed.error } : signed !== undefined ? { token: signed } : {},
+    );
+    prepared.catch(() => undefined); // awaited below; a policy write failing first must not leave it unhandled
+    return prepared;
+  }
+
   async function perform(step: Step, decision: TaskDecision, obs: TaskObservation): Promise<ReconcileResult> {
-    if (decision.writes.includes('createPod') && deps.auditBarrier) {
-      try {
-        await deps.auditBarrier();
-      } catch (error) {
-        const audit = { ok: false as const, message: `audit log unavailable: ${errorMessage(error)}` };
-        return await perform(step, decideTask({ ...obs, audit }), { ...obs, audit });
-      }
-    }
+    const pod = decision.writes.includes('createPod') ? preparePod(step.task) : undefined;
     let createdPod: V1Pod | undefined;
     for (const write of decision.writes) {
-      const created = await performWrite(step, write);
+      let token: string | undefined;
+      if (write === 'createPod' && pod) {
+        const prepared = await pod;
+        if ('auditError' in prepared) {
+          const message = `audit log unavailable: ${errorMessage(prepared.auditError)}`;
+          const audit = { ok: false as const, message };
+          return await perform(step, decideTask({ ...obs, audit }), { ...obs, audit });
+        }
+        token = prepared.token;
+      }
+      const created = await performWrite(step, write, token);
       if (created) createdPod = created;
     }
     if (decision.collectResult) return await collectResult(step);
@@ -424,15 +483,36 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     if ((pod && controllerUid(pod) === ownerUid) || expected.has(`pod:${namespace}/${child}`)) {
       return { requeueAfterMs: timing.blockedRetryMs };
     }
+    const policyUid = policy.metadata.uid ?? `${namespace}/${child}`;
+    if (releasing.has(policyUid)) return done; // its release is in flight; the outcome requeues if needed
     deps.audit.deleted({ namespace, name, uid: ownerUid });
-    try {
-      await deps.client.removeNetworkPolicyFinalizer(policy, FINALIZER, signal);
-    } catch (error) {
-      if (isNotFound(error)) return done;
-      if (isConflict(error)) return { requeueAfterMs: 200 };
-      throw error;
-    }
-    logger.info({ policy: child, owner: ownerUid }, 'sandbox torn down: pod gone, policy released');
+    const release = async (): Promise<ReconcileResult> => {
+      try {
+        await deps.client.removeNetworkPolicyFinalizer(policy, FINALIZER, signal);
+      } catch (error) {
+        if (isNotFound(error)) return done;
+        if (isConflict(error)) return { requeueAfterMs: 200 };
+        throw error;
+      }
+      logger.info({ policy: child, owner: ownerUid }, 'sandbox torn down: pod gone, policy released');
+      return done;
+    };
+    const requeue = deps.requeue;
+    if (!requeue) return await release();
+    releasing.add(policyUid);
+    void releases
+      .run(release)
+      .then(
+        (result) => result.requeueAfterMs !== undefined && requeue(key, result.requeueAfterMs),
+        (error: unknown) => {
+          logger.warn(
+            { err: errorMessage(error), policy: child },
+            'releasing a torn-down policy failed; retrying',
+          );
+          requeue(key, 1000);
+        },
+      )
+      .finally(() => releasing.delete(policyUid));
     return done;
   }
 
@@ -504,7 +584,7 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
   /** Transient trouble (API server away, 5xx, timeouts) is retried for as long as it lasts. */
   const mayGiveUp = (error: unknown) => !isTransient(error);
 
-  return Object.assign(reconcile, { giveUp, reportError, mayGiveUp });
+  return Object.assign(reconcile, { isOwnWrite, giveUp, reportError, mayGiveUp });
 }
 
 export function outputFlagged(flags: readonly string[]): ConditionInput {

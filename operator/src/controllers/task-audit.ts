@@ -43,17 +43,31 @@ export const NO_AUDIT: TaskAudit = {
  * deleted task's facts go with it.
  */
 export function auditOnce(audit: TaskAudit, capacity = 50_000): TaskAudit & { size(): number } {
-  const seen = new Map<string, true>();
+  /** Facts in the order they were first seen (`uid|fact`), and each task's facts, so a deletion forgets them at once. */
+  const seen = new Map<string, string>();
+  const byTask = new Map<string, Set<string>>();
+  const drop = (key: string) => {
+    const uid = seen.get(key);
+    if (uid === undefined) return;
+    seen.delete(key);
+    const facts = byTask.get(uid);
+    facts?.delete(key);
+    if (facts?.size === 0) byTask.delete(uid);
+  };
   const first = (task: { metadata: { uid?: string } } | { uid: string }, fact: string): boolean => {
-    const uid = 'metadata' in task ? task.metadata.uid : task.uid;
-    const key = `${uid ?? ''}|${fact}`;
+    const uid = ('metadata' in task ? task.metadata.uid : task.uid) ?? '';
+    const key = `${uid}|${fact}`;
     if (seen.has(key)) return false;
-    seen.set(key, true);
-    if (seen.size > capacity) seen.delete(seen.keys().next().value as string);
+    seen.set(key, uid);
+    const facts = byTask.get(uid) ?? new Set<string>();
+    facts.add(key);
+    byTask.set(uid, facts);
+    if (seen.size > capacity) drop(seen.keys().next().value as string);
     return true;
   };
   const forget = (uid: string) => {
-    for (const key of seen.keys()) if (key.startsWith(`${uid}|`)) seen.delete(key);
+    for (const key of byTask.get(uid) ?? []) seen.delete(key);
+    byTask.delete(uid);
   };
   return {
     admitted: (task) => first(task, 'admitted') && audit.admitted(task),

@@ -75,15 +75,32 @@ function buildUrl(server: string, path: string, query?: Query): URL {
   return url;
 }
 
-function combineSignals(
+/**
+ * The caller's signal, bounded by `timeoutMs`. The timer is cleared by `release()` once the request is
+ * over: AbortSignal.timeout() would keep a timer and a signal alive for the whole timeout after every
+ * request (thousands of them during a burst), and AbortSignal.any() would tie them to the caller's signal.
+ */
+function boundedSignal(
   signal: AbortSignal | undefined,
   timeoutMs: number | undefined,
-): AbortSignal | undefined {
-  const signals: AbortSignal[] = [];
-  if (signal) signals.push(signal);
-  if (timeoutMs !== undefined && timeoutMs > 0) signals.push(AbortSignal.timeout(Math.ceil(timeoutMs)));
-  if (signals.length === 0) return undefined;
-  return signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+): { signal: AbortSignal | undefined; release: () => void } {
+  if (timeoutMs === undefined || !(timeoutMs > 0)) return { signal, release: () => undefined };
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    Math.ceil(timeoutMs),
+  );
+  timer.unref(); // like AbortSignal.timeout(): a pending request's timer alone does not keep the process up
+  return {
+    signal: controller.signal,
+    release: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 export function readBody(res: IncomingMessage): Promise<string> {
@@ -139,12 +156,18 @@ export class RestClient {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
       headers['Content-Length'] = String(payload.length);
     }
-    const signal = combineSignals(opts.signal, opts.timeoutMs);
+    const { signal, release } = boundedSignal(opts.signal, opts.timeoutMs);
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return await new Promise<IncomingMessage>((resolve, reject) => {
       const req = send(url, { ...httpsOpts, method: opts.method ?? 'GET', headers, signal });
-      req.once('response', resolve);
-      req.once('error', (err) => reject(signal?.aborted ? abortError(signal) : err));
+      req.once('response', (res) => {
+        res.once('close', release);
+        resolve(res);
+      });
+      req.once('error', (err) => {
+        release();
+        reject(signal?.aborted ? abortError(signal) : err);
+      });
       req.end(payload);
     });
   }
@@ -157,13 +180,16 @@ export class RestClient {
 
   /** Like request(), for endpoints that answer with text (pod logs). */
   async requestText(path: string, opts: RestRequestOptions = {}): Promise<string> {
-    const signal = combineSignals(opts.signal, opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-    const res = await this.open(path, { ...opts, signal, timeoutMs: undefined });
+    const { signal, release } = boundedSignal(opts.signal, opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     let text: string;
+    let res: IncomingMessage;
     try {
+      res = await this.open(path, { ...opts, ...(signal ? { signal } : {}), timeoutMs: undefined });
       text = await readBody(res);
     } catch (err) {
       throw signal?.aborted ? abortError(signal) : err;
+    } finally {
+      release();
     }
     const code = res.statusCode ?? 0;
     if (code < 200 || code >= 300) throw statusError(code, text);

@@ -335,7 +335,12 @@ test('errors the hook calls transient never end the retries', async () => {
   };
   const { controller, queue } = setup(reconcile, {
     maxAttempts: 3,
-    hooks: { giveUp: async () => void (gaveUp = true), mayGiveUp: () => false },
+    hooks: {
+      giveUp: async () => {
+        gaveUp = true;
+      },
+      mayGiveUp: () => false,
+    },
   });
   await controller.start();
   controller.enqueue('ns/t');

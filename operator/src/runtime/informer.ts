@@ -414,14 +414,17 @@ export class Informer<T extends KubeObject> {
         res.on('data', (chunk: string) => {
           if (settled) return;
           this.markActivity();
-          let from = buf.length;
-          buf += chunk;
-          for (;;) {
-            const nl = buf.indexOf('\n', from);
-            if (nl < 0) break;
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            from = 0;
+          // Lines are cut out by index and the rest kept once per chunk: re-slicing the buffer after every
+          // line would copy it once per event (a chunk often holds many).
+          let start = 0;
+          let nl = chunk.indexOf('\n');
+          if (nl >= 0 && buf.length > 0) {
+            chunk = buf + chunk;
+            nl += buf.length;
+            buf = '';
+          }
+          for (; nl >= 0; start = nl + 1, nl = chunk.indexOf('\n', start)) {
+            const line = chunk.slice(start, nl);
             if (line.trim() === '') continue;
             try {
               this.handleEvent(JSON.parse(line) as WatchEvent);
@@ -432,6 +435,7 @@ export class Informer<T extends KubeObject> {
               return;
             }
           }
+          buf += start === 0 ? chunk : chunk.slice(start);
         });
         res.once('end', () => finish());
         res.once('error', (err) => finish(signal.aborted ? signal.reason : err));

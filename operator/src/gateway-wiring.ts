@@ -76,20 +76,20 @@ async function podUrl(wiring: GatewayWiring, listenPort: number | undefined): Pr
  * The vault as the gateway reads it: opened on first use (the audit key it is sealed with may only be
  * generated once this process leads), then kept.
  */
-export function lazyVault(config: OperatorConfig): VaultReader {
+export function lazyVault(config: OperatorConfig): VaultReader & Pick<Vault, 'put'> {
   let opened: Promise<Vault> | undefined;
+  const vault = async () => {
+    if (!config.audit) throw new Error('the vault needs the audit keys: CLOSEDPAW_AUDIT is off');
+    const keysDir = config.audit.keysDir;
+    opened ??= loadKeyring(keysDir).then((keyring) => Vault.open(config.vaultDir, keyring));
+    return await opened.catch((error: unknown) => {
+      opened = undefined;
+      throw error;
+    });
+  };
   return {
-    get: async (name) => {
-      if (!config.audit) throw new Error('the vault needs the audit keys: CLOSEDPAW_AUDIT is off');
-      const keysDir = config.audit.keysDir;
-      opened ??= loadKeyring(keysDir).then((keyring) => Vault.open(config.vaultDir, keyring));
-      return await (
-        await opened.catch((error: unknown) => {
-          opened = undefined;
-          throw error;
-        })
-      ).get(name);
-    },
+    get: async (name) => await (await vault()).get(name),
+    put: async (name, value) => await (await vault()).put(name, value),
   };
 }
 

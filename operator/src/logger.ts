@@ -16,7 +16,8 @@ export const REDACT_PATHS = [
 export function createLogger(level: string) {
   return pino({
     level,
-    base: { component: 'closedpaw-operator' },
+    // `service` names the process; children name their part with `component` (no key given twice).
+    base: { service: 'closedpaw-operator' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   });

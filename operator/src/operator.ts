@@ -11,13 +11,14 @@ import { AGENT_TASK, APPROVAL, GROUP, VERSION } from './api/meta.ts';
 import type { AgentTask, Approval } from './api/types.ts';
 import { type AuditSink, generateKey, loadKeyring, openAuditSink } from './audit/index.ts';
 import { AuditGuard } from './audit-guard.ts';
+import type { RunningChannels } from './channels/index.ts';
 import type { OperatorConfig } from './config.ts';
 import { agentTaskReconciler } from './controllers/agenttask.ts';
 import { createApprovalGate } from './controllers/approval-gate.ts';
 import { slimNetworkPolicy, slimPod } from './controllers/cache-transforms.ts';
 import { sealedTaskAudit } from './controllers/sealed-task-audit.ts';
 import { auditOnce, NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
-import { startGateway } from './gateway-wiring.ts';
+import { lazyVault, startGateway } from './gateway-wiring.ts';
 import { isolationProbes } from './isolation-probes.ts';
 import { ClusterClient } from './k8s/client.ts';
 import type { KubeConnection } from './k8s/rest.ts';
@@ -107,6 +108,42 @@ async function ensureAuditKey(dir: string, logger: Logger): Promise<void> {
   );
 }
 
+/**
+ * Approval channels (Telegram, Discord, Slack), when configured: leader only. A channel that cannot start
+ * is logged and left off — it never stops the operator.
+ */
+async function startApprovalChannels(
+  config: OperatorConfig,
+  deps: {
+    kubeConfig: KubeConnection;
+    client: ClusterClient;
+    approvals: Informer<Approval & KubeObject>;
+    tasks: Informer<AgentTask & KubeObject>;
+    sink: AuditSink | undefined;
+    logger: Logger;
+  },
+): Promise<RunningChannels | undefined> {
+  if (!config.channels) return undefined;
+  const { startChannels, vaultPairings } = await import('./channels/index.ts');
+  const vault = lazyVault(config);
+  return await startChannels({
+    settings: config.channels,
+    secrets: vault,
+    pairingPersistence: vaultPairings(vault),
+    kubeConfig: deps.kubeConfig,
+    decideApproval: (namespace, name, approver, decision) =>
+      deps.client.decideApproval(namespace, name, approver, decision),
+    approvals: deps.approvals,
+    tasks: deps.tasks,
+    ...(deps.sink ? { audit: deps.sink } : {}),
+    logger: deps.logger.child({ component: 'channels' }),
+    ttlSeconds: config.approvalTtlSeconds,
+  }).catch((error: unknown) => {
+    deps.logger.error({ err: (error as Error).message }, 'approval channels failed to start: they stay off');
+    return undefined;
+  });
+}
+
 /** The local approval UI; it decides as the configured human (impersonation), never as the operator. */
 async function startApprovalUi(
   settings: NonNullable<OperatorConfig['ui']>,
@@ -117,6 +154,7 @@ async function startApprovalUi(
     logger: Logger;
     sink: AuditGuard | undefined;
     ttlSeconds: number;
+    cloud: OperatorConfig['cloud'];
     kubeConfig: KubeConnection;
     /** The sealed log the task view reads its audit trails from (undefined: no trail). */
     audit: OperatorConfig['audit'];
@@ -144,6 +182,7 @@ async function startApprovalUi(
         })
       : NO_ACCESS,
     ttlSeconds: deps.ttlSeconds,
+    ...(deps.cloud ? { cloud: deps.cloud } : {}),
     token: resolveTokenSource(
       {
         ...(settings.token ? { token: settings.token } : {}),
@@ -340,15 +379,15 @@ export async function startOperator(
   };
   const [host, port] = [config.httpHost, config.httpPort];
   const ops = createOpsServer({ registry, healthz: () => manager.healthz(), readyz });
-  await ops.listen({ host, port });
-  const address = ops.server.address();
-  const httpPort = typeof address === 'object' && address ? address.port : port;
+  const httpPort = await ops.listen(host, port);
   logger.info({ http: `${host}:${httpPort}` }, 'ops listener up: /metrics /healthz /readyz');
 
-  /** Leading: the audit log opens first (it must never have two writers), then the controllers run. */
+  /** Leading: the audit log opens first (it must never have two writers), then the controllers and channels run. */
+  let channels: RunningChannels | undefined;
   const lead = async () => {
     await guard?.start();
     await manager.start();
+    channels = await startApprovalChannels(config, { kubeConfig, client, approvals, tasks, sink, logger });
   };
   let elector: LeaderElector | undefined;
   if (config.leaderElection) {
@@ -365,7 +404,9 @@ export async function startOperator(
       onStartedLeading: lead,
       onStoppedLeading: () => {
         logger.error('lost the leader lease (or could not start leading): stopping the controllers');
-        void manager.stop().then(() => guard?.close());
+        void Promise.resolve(channels?.stop())
+          .then(() => manager.stop())
+          .then(() => guard?.close());
         hooks.onLostLease?.();
       },
     });
@@ -382,6 +423,7 @@ export async function startOperator(
         logger,
         sink: guard,
         ttlSeconds: config.approvalTtlSeconds,
+        cloud: config.cloud,
         kubeConfig,
         audit: guard ? config.audit : undefined,
       })
@@ -394,6 +436,7 @@ export async function startOperator(
     ...(ui ? { uiUrl: ui.url } : {}),
     async stop() {
       await ui?.close();
+      await channels?.stop();
       await manager.stop();
       await elector?.stop();
       await gateway.gateway?.close();

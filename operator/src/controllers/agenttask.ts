@@ -180,7 +180,10 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     const known = risks.get(digest);
     if (known) return known;
     const screening = deps.screen?.(task.spec) ?? NO_SCREENING;
-    const rated = { risk: rateRisk(task.spec, screening), findings: screening.findings ?? [] };
+    const rated = {
+      risk: rateRisk(task.spec, screening, deps.config.cloud),
+      findings: screening.findings ?? [],
+    };
     risks.set(digest, rated);
     if (risks.size > 10_000) risks.delete(risks.keys().next().value as string);
     return rated;

@@ -6,7 +6,6 @@
  * |--------------------------------|------------------------------------|-----------------|
  * | `{}` / `undefined`             | forget(key)                        | success         |
  * | `{ requeueAfterMs: n > 0 }`    | forget(key); addAfter(key, n)      | requeue_after   |
- * | `{ requeue: true }`            | addRateLimited(key)                | requeue         |
  * | throws TerminalError           | forget(key), logged, not retried   | error           |
  * | throws anything else           | addRateLimited(key)                | error           |
  *
@@ -24,8 +23,6 @@ import { WorkQueue } from './queue.ts';
 export interface ReconcileResult {
   /** Reconcile again after this delay (the success resets the key's backoff first). */
   requeueAfterMs?: number;
-  /** Reconcile again with rate-limited backoff (without counting as an error). */
-  requeue?: boolean;
 }
 
 /** A failure the reconciler already made visible on the object (condition + Event): retried, not re-reported. */
@@ -182,9 +179,6 @@ export class Controller {
         this.queue.forget(key);
         this.queue.addAfter(key, result.requeueAfterMs);
         label = 'requeue_after';
-      } else if (result?.requeue) {
-        this.queue.addRateLimited(key);
-        label = 'requeue';
       } else {
         this.queue.forget(key);
         label = 'success';

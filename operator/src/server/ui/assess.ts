@@ -8,8 +8,10 @@ import { agentTaskSpecSchema } from '../../api/agenttask.ts';
 import type { ApprovalState } from '../../api/approval.ts';
 import type { Risk } from '../../api/common.ts';
 import type { AgentTask, Approval } from '../../api/types.ts';
+import type { CloudSettings } from '../../gateway/providers/catalog.ts';
 import { specDigest } from '../../policy/digest.ts';
 import { rateRisk } from '../../policy/risk.ts';
+import { screenTask } from '../../policy/task-screening.ts';
 
 /** Why an Approval cannot be decided; `message` says what happened and what to do. */
 export type BlockerCode =
@@ -44,6 +46,8 @@ export interface AssessOptions {
   ttlSeconds: number;
   /** Why the task could not be read, when `task` is undefined (defaults to "not found"). */
   taskProblem?: string;
+  /** The operator's cloud models (a task on one is critical); undefined: the CLI's view, local models only. */
+  cloud?: CloudSettings;
 }
 
 /** The CRD allows an approval TTL of at most 7 days: the cap a client without the operator's config uses. */
@@ -75,7 +79,7 @@ export function assessApproval(
   const state: ApprovalState = approval.status?.state ?? 'Pending';
   const expiry = effectiveExpiry(approval, opts.ttlSeconds);
   const expiresAt = expiry?.toISOString() ?? spec.expiresAt;
-  const current = currentTask(approval, task);
+  const current = currentTask(approval, task, opts.cloud);
   const base = { state, expiresAt, ...(current.task ? { task: current.task } : {}) };
   const blocked = (code: BlockerCode, message: string): Assessment => ({
     ...base,
@@ -134,16 +138,19 @@ export function assessApproval(
   return { ...base, decidable: true };
 }
 
+/** The task as the operator rates it: the same screening and cloud rules, recomputed here, never read from the Approval. */
 function currentTask(
   approval: Approval,
   task: AgentTask | undefined,
+  cloud: CloudSettings | undefined,
 ): { task?: Assessment['task']; problem?: 'mismatch' | 'invalid' } {
   if (!task) return {};
   const uid = task.metadata.uid;
   if (!uid || uid !== approval.spec.taskRef.uid || ownerUid(approval) !== uid) return { problem: 'mismatch' };
   const parsed = agentTaskSpecSchema.safeParse(task.spec);
   if (!parsed.success) return { problem: 'invalid' };
-  return { task: { spec: parsed.data, digest: specDigest(parsed.data), risk: rateRisk(parsed.data) } };
+  const risk = rateRisk(parsed.data, screenTask(parsed.data), cloud);
+  return { task: { spec: parsed.data, digest: specDigest(parsed.data), risk } };
 }
 
 /** The Approval's recorded risk, when it says anything the recomputed risk does not (shown, labelled, never trusted). */

@@ -24,6 +24,7 @@ import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AgentTask, Approval } from '../../api/types.ts';
+import type { CloudSettings } from '../../gateway/providers/catalog.ts';
 import { errorMessage, statusCode, statusReason } from '../../k8s/errors.ts';
 import type { Informer, KubeObject } from '../../runtime/informer.ts';
 import type { AccessReview } from './access.ts';
@@ -89,6 +90,8 @@ export interface UiDeps {
   access: AccessReview;
   /** The operator's approval TTL: an approval is decidable until min(spec.expiresAt, creation + TTL). */
   ttlSeconds: number;
+  /** The operator's cloud models, for the risk shown and checked (a task on one is critical). */
+  cloud?: CloudSettings;
   /** The session secret (at least 32 characters), fixed or from a file that may be rotated. */
   token: string | TokenSource;
   /** '127.0.0.1' or '::1'. */
@@ -204,6 +207,7 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
     tasks: deps.tasks,
     now,
     ttlSeconds: deps.ttlSeconds,
+    ...(deps.cloud ? { cloud: deps.cloud } : {}),
     readable,
   };
   const throttle = new AuthThrottle(deps.authLimits);
@@ -378,7 +382,11 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
     const approval = deps.approvals.get(`${namespace}/${name}`);
     if (!approval) throw new HttpError(404, `approval ${namespace}/${name} not found`);
     const task = deps.tasks.get(`${namespace}/${approval.spec.taskRef.name}`);
-    const assessed = assessApproval(approval, task, { now: now(), ttlSeconds: deps.ttlSeconds });
+    const assessed = assessApproval(approval, task, {
+      now: now(),
+      ttlSeconds: deps.ttlSeconds,
+      ...(deps.cloud ? { cloud: deps.cloud } : {}),
+    });
     if (!assessed.decidable) throw new HttpError(409, assessed.blocker!.message);
     if (body.taskDigest !== assessed.task!.digest) {
       throw new HttpError(

@@ -5,8 +5,10 @@
  * so nothing needs replaying. Only approvals and tasks in namespaces the
  * approver may read are ever sent.
  */
+
 import type { ServerResponse } from 'node:http';
 import type { AgentTask, Approval } from '../../api/types.ts';
+import type { CloudSettings } from '../../gateway/providers/catalog.ts';
 import type { Informer, KubeObject } from '../../runtime/informer.ts';
 import { type TaskSummaryView, taskKey, toTaskSummary } from './task-view.ts';
 import { type ApprovalView, approvalKey, type StreamEvent, toApprovalView } from './view.ts';
@@ -19,6 +21,8 @@ export interface ApprovalSource {
   tasks: InformerView<AgentTask & KubeObject>;
   now: () => Date;
   ttlSeconds: number;
+  /** The operator's cloud models, for the risk shown (a task on one is critical). */
+  cloud?: CloudSettings;
   /** Whether the approver may read this namespace; must not reject (fail closed to false). */
   readable: (namespace: string) => Promise<boolean>;
 }
@@ -27,7 +31,11 @@ const taskOf = (src: ApprovalSource, a: Approval) =>
   src.tasks.get(`${a.metadata.namespace}/${a.spec.taskRef.name}`);
 
 export const viewOf = (src: ApprovalSource, a: Approval): ApprovalView =>
-  toApprovalView(a, taskOf(src, a), { now: src.now(), ttlSeconds: src.ttlSeconds });
+  toApprovalView(a, taskOf(src, a), {
+    now: src.now(),
+    ttlSeconds: src.ttlSeconds,
+    ...(src.cloud ? { cloud: src.cloud } : {}),
+  });
 
 /** The objects whose namespace the approver may read (each namespace asked once). */
 async function readableOnly<T extends KubeObject>(src: ApprovalSource, all: T[]): Promise<T[]> {

@@ -4,6 +4,7 @@
  */
 import type { ApprovalState } from '../../api/approval.ts';
 import type { AgentTask, Approval } from '../../api/types.ts';
+import type { AssessOptions } from './assess.ts';
 import { type Assessment, assessApproval, type Blocker, recordedRiskIfDifferent } from './assess.ts';
 import type { TaskSummaryView } from './task-view.ts';
 
@@ -129,7 +130,7 @@ const UNKNOWN_RISK: RiskView = {
 export function toApprovalView(
   approval: Approval,
   task: AgentTask | undefined,
-  opts: { now: Date; ttlSeconds: number },
+  opts: AssessOptions,
 ): ApprovalView {
   const { spec, status, metadata } = approval;
   const assessed = assessApproval(approval, task, opts);

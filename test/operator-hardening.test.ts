@@ -205,3 +205,59 @@ describe('the sandbox stays as built', () => {
     assert.ok((await events('guarded')).some((e) => e.startsWith('Warning/NetworkPolicyRestored')));
   });
 });
+
+describe('deleting a namespace', () => {
+  test('sandboxes are torn down early, and a policy outlives its pod even then', async () => {
+    const doomed = await createTestNamespace('doomed');
+    const doomedKubelet = new TestKubelet(kc, doomed);
+    await doomedKubelet.start();
+    const writes: string[] = [];
+    const op = await runOperator(
+      kc,
+      doomed,
+      {},
+      { onApiWrite: (verb, resource, target) => void writes.push(`${verb} ${resource} ${target}`) },
+    );
+    try {
+      const t = new Tasks(kc, doomed);
+      const names = ['t0', 't1', 't2', 't3'];
+      for (const name of names) await t.create(name, {});
+      for (const name of names) await t.waitForPhase(name, 'Running');
+      doomedKubelet.holdDeletion.add(`${doomed}/t0-agent`);
+      await core.deleteNamespace({ name: doomed });
+      await waitUntil('the other sandboxes released', async () =>
+        ['t1', 't2', 't3'].every((n) => writes.includes(`patch networkpolicies ${doomed}/${n}-agent`)),
+      );
+      const held = await networking.readNamespacedNetworkPolicy({ namespace: doomed, name: 't0-agent' });
+      assert.ok(
+        held.metadata?.finalizers?.includes('closedpaw.dev/sandbox-teardown'),
+        'the terminating pod keeps its policy',
+      );
+      for (const n of ['t1', 't2', 't3']) {
+        const deleted = writes.indexOf(`delete pods ${doomed}/${n}-agent`);
+        const released = writes.indexOf(`patch networkpolicies ${doomed}/${n}-agent`);
+        assert.ok(
+          deleted >= 0 && deleted < released,
+          `${n}: the pod was deleted before its policy was released`,
+        );
+      }
+      await doomedKubelet.releaseDeletion(doomed, 't0-agent');
+      await waitUntil(
+        'the namespace gone',
+        async () =>
+          core.readNamespace({ name: doomed }).then(
+            () => false,
+            (error: { code?: number }) => {
+              if (error.code === 404) return true;
+              throw error;
+            },
+          ),
+        90_000,
+      );
+    } finally {
+      await op.stop();
+      await doomedKubelet.stop();
+      await deleteNamespace(doomed).catch(() => undefined);
+    }
+  });
+});

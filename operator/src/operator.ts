@@ -263,8 +263,19 @@ function createInformers(config: OperatorConfig, kubeConfig: KubeConnection, log
     'runtimeclasses',
     '/apis/node.k8s.io/v1/runtimeclasses',
   );
+  // Namespaces: only their metadata, and only the watched one when the operator is scoped to one.
+  const namespaces = new Informer<KubeObject>('namespaces', {
+    kubeConfig,
+    path: '/api/v1/namespaces',
+    resyncMs: 10 * 60_000,
+    staleAfterMs: 5 * 60_000,
+    logger,
+    ...(config.watchNamespace ? { fieldSelector: `metadata.name=${config.watchNamespace}` } : {}),
+    transform: (obj) =>
+      ({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: obj.metadata }) as KubeObject,
+  });
 
-  return { tasks, approvals, pods, policies, runtimeClasses };
+  return { tasks, approvals, pods, policies, runtimeClasses, namespaces };
 }
 
 export async function startOperator(
@@ -299,7 +310,11 @@ export async function startOperator(
     ...(hooks.onApiWrite ? { onWrite: hooks.onApiWrite } : {}),
   });
 
-  const { tasks, approvals, pods, policies, runtimeClasses } = createInformers(config, kubeConfig, logger);
+  const { tasks, approvals, pods, policies, runtimeClasses, namespaces } = createInformers(
+    config,
+    kubeConfig,
+    logger,
+  );
   const gateway = await startGateway({
     config,
     client,
@@ -330,6 +345,7 @@ export async function startOperator(
       isolationProbes: await isolationProbes(config, client),
     },
     issueToken: gateway.issueToken,
+    namespaceTerminating: (namespace) => Boolean(namespaces.get(namespace)?.metadata?.deletionTimestamp),
     screen: screenTask,
     audit,
     ...(guard ? { auditHealth: () => guard.health(), auditBarrier: () => guard.flush() } : {}),
@@ -368,7 +384,16 @@ export async function startOperator(
   );
 
   const manager = new Manager();
-  for (const i of [tasks, approvals, pods, policies, runtimeClasses])
+  // A namespace being deleted: every task in it tears its sandbox down now (see agenttask.ts).
+  controller.watch(namespaces, (ns) =>
+    ns.metadata?.deletionTimestamp
+      ? policies
+          .list()
+          .filter((p) => p.metadata?.namespace === ns.metadata?.name)
+          .flatMap(ownerTaskKeys)
+      : [],
+  );
+  for (const i of [tasks, approvals, pods, policies, runtimeClasses, namespaces])
     manager.addInformer(i as Informer<KubeObject>);
   manager.addController(controller);
 

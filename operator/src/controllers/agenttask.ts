@@ -85,6 +85,8 @@ export interface AgentTaskControllerDeps {
   auditBarrier?: () => Promise<void>;
   /** Screens the task's prompt and inputs before the run (its flags make the task critical). */
   screen?: (spec: AgentTask['spec']) => ScreeningResult & { findings?: ScreenedInput[] };
+  /** Whether a namespace is being deleted (its tasks' sandboxes are torn down early). */
+  namespaceTerminating?: (namespace: string) => boolean;
   /** Signs the task's gateway token, put into the pod (read-only) for the runner. */
   issueToken?: (task: AgentTask) => Promise<string>;
   onPhase?: (phase: NonNullable<AgentTaskStatus['phase']>) => void;
@@ -138,6 +140,7 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
 } {
   const now = deps.now ?? (() => new Date());
   const timing: TaskTiming = { ...DEFAULT_TIMING, ...deps.timing };
+  const namespaceTerminating = deps.namespaceTerminating ?? (() => false);
   const auditHealth = deps.auditHealth ?? (() => HEALTHY);
 
   /**
@@ -480,7 +483,11 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     const [namespace, name] = key.split('/') as [string, string];
     const child = childName(name);
     const policy = deps.policies.get(`${namespace}/${child}`);
-    if (!policy?.metadata?.deletionTimestamp || !policy.metadata.finalizers?.includes(FINALIZER)) return done;
+    // A policy is torn down when it is being deleted, or when its whole namespace is: nothing new can be
+    // created in a terminating namespace, so once the pod is gone the policy guards nothing. Releasing it
+    // before the namespace controller's first pass lets that pass finish the namespace at once.
+    const goingAway = Boolean(policy?.metadata?.deletionTimestamp) || namespaceTerminating(namespace);
+    if (!policy || !goingAway || !policy.metadata?.finalizers?.includes(FINALIZER)) return done;
     const ownerUid = controllerUid(policy) ?? '';
     const pod = deps.pods.get(`${namespace}/${child}`);
     if ((pod && controllerUid(pod) === ownerUid) || expected.has(`pod:${namespace}/${child}`)) {
@@ -542,10 +549,24 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
     return { task, now: now(), digest, risk, pod, policy, runtimeClass, gate, audit, timing };
   }
 
+  /** In a terminating namespace the pod goes first (it would anyway), so the policy can be released early. */
+  async function leaveTerminatingNamespace(key: string, signal: AbortSignal): Promise<void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const pod = deps.pods.get(`${namespace}/${childName(name)}`);
+    if (!pod || pod.metadata?.deletionTimestamp) return;
+    await deps.client
+      .deletePod(namespace, childName(name), pod.metadata!.uid!, signal)
+      .catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+  }
+
   async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const cached = deps.tasks.get(key);
+    const terminating = namespaceTerminating(key.slice(0, key.indexOf('/')));
+    if (terminating) await leaveTerminatingNamespace(key, ctx.signal);
     const teardown = await releaseTornDownPolicy(key, ctx.logger, ctx.signal);
-    if (!cached || cached.metadata.deletionTimestamp) {
+    if (!cached || cached.metadata.deletionTimestamp || terminating) {
       written.delete(key);
       return teardown;
     }

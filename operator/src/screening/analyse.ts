@@ -3,13 +3,16 @@
  * characters, obfuscation, decoded blobs), each signal with the human-readable reason it would give.
  * Decoded blobs are normalised and analysed again, up to MAX_DEPTH levels and MAX_DECODED_CHARS in total.
  */
-import type { EncodingMethod, Hints } from './decode.ts';
-import { findBlobs, REVERSED_HINT_WORDS, ROT13_HINT_WORDS } from './decode.ts';
-import { ESCAPES, HEX_PAIRS, LONG_RUN } from './facts.ts';
+import type { EncodingMethod } from './decode.ts';
+import { findBlobs } from './decode.ts';
+import { ESCAPES, HEX_PAIRS } from './facts.ts';
+import { hintsOf, matchRules, newWordScan } from './matching.ts';
 import type { Normalized } from './normalize.ts';
 import { normalize } from './normalize.ts';
-import { RULES } from './rules.ts';
-import { fnv1a, MAX_KEY_HITS, WordScan } from './tokens.ts';
+import { RULES, type Rule } from './rules.ts';
+import type { WordScan } from './tokens.ts';
+
+export { newWordScan };
 
 export const MAX_DEPTH = 4;
 export const MAX_DECODED_CHARS = 64 * 1024;
@@ -43,40 +46,11 @@ export interface Analysis {
   texts: string[];
 }
 
-const RULE_PRIORS = new Map(RULES.map((r) => [`rule:${r.id}`, r.prior]));
-/** Key ids: 2i for a word of rule i's `keys`, 2i+1 for a word of its `also`; then one per decoder hint word. */
-const ROT13_BASE = 2 * RULES.length;
-const REVERSED_BASE = ROT13_BASE + ROT13_HINT_WORDS.length;
-/** Distinct hint words a text needs before its lines are tried as ROT13 / reversed text. */
-const MIN_HINT_WORDS = 3;
-
-/** Word hash -> key ids (see above). */
-function keyIndex(): Map<number, number[]> {
-  const index = new Map<number, number[]>();
-  const put = (word: string, id: number) => {
-    const h = fnv1a(word);
-    const ids = index.get(h) ?? [];
-    if (!ids.includes(id)) ids.push(id);
-    index.set(h, ids);
-  };
-  RULES.forEach((rule, i) => {
-    for (const key of rule.keys ?? []) put(key, 2 * i);
-    for (const key of rule.also ?? []) put(key, 2 * i + 1);
-  });
-  for (const [i, w] of [...new Set(ROT13_HINT_WORDS)].entries()) put(w, ROT13_BASE + i);
-  for (const [i, w] of [...new Set(REVERSED_HINT_WORDS)].entries()) put(w, REVERSED_BASE + i);
-  return index;
-}
-
-const KEY_INDEX = keyIndex();
-/** Sticky twins of the anchored rules' regexes, tried at each occurrence of a first word. */
-const STICKY = RULES.map((r) => (r.anchored ? new RegExp(r.re.source, `${r.re.flags}y`) : undefined));
-/** More occurrences than this and an anchored rule is run once over the whole text instead. */
-const MAX_ANCHOR_TRIES = 64;
-
-export function newWordScan(): WordScan {
-  return new WordScan(KEY_INDEX);
-}
+/** The signal of rule i. */
+const RULE_SIGNALS = RULES.map((r) => `rule:${r.id}`);
+const RULE_PRIORS = new Map(RULES.map((r, i) => [RULE_SIGNALS[i] as string, r.prior]));
+/** The signal of a text's length: shape.len.N for about 2^N characters. */
+const LENGTH_SIGNALS = Array.from({ length: 15 }, (_, i) => `shape.len.${i}`);
 
 export function priorOf(signal: string): number {
   return RULE_PRIORS.get(signal) ?? SIGNAL_PRIORS[signal] ?? 0;
@@ -92,7 +66,7 @@ export function analyse(text: string, scan = newWordScan(), options: AnalyseOpti
   const state: Analysis = { words: scan, signals: new Map(), texts: [] };
   const budget = { decoded: 0 };
   visit(text, [], 0, { state, scan, budget, ungated: options.ungated === true });
-  state.signals.set(`shape.len.${Math.min(14, Math.floor(Math.log2(text.length + 1)))}`, '');
+  state.signals.set(LENGTH_SIGNALS[Math.min(14, Math.floor(Math.log2(text.length + 1)))] as string, '');
   return state;
 }
 
@@ -109,43 +83,21 @@ function visit(raw: string, path: EncodingMethod[], depth: number, ctx: Context)
   state.texts.push(n.text);
   scan.add(n.text);
   const where = path.length === 0 ? '' : ` in ${path.join(' → ')}`;
-  const seen = scan.keysSeen;
-  const scripts = new Map<RegExp, boolean>();
-  for (const i of ctx.ungated ? ALL_RULES : candidateRules(seen)) {
-    const rule = RULES[i] as (typeof RULES)[number];
-    if (rule.nonAscii && !n.nonAscii) continue;
-    if (rule.script && !ctx.ungated) {
-      let present = scripts.get(rule.script);
-      if (present === undefined) {
-        present = rule.script.test(n.text);
-        scripts.set(rule.script, present);
-      }
-      if (!present) continue;
-    }
-    const m = ctx.ungated ? rule.re.exec(n.text) : execRule(i, n.text, scan.keyHits);
-    if (!m) continue;
-    const signal = `rule:${rule.id}`;
+  matchRules(n.text, n.nonAscii, scan, ctx.ungated, (i, m) => {
+    const signal = RULE_SIGNALS[i] as string;
+    const rule = RULES[i] as Rule;
     if (!state.signals.has(signal))
       state.signals.set(signal, `${rule.family}${where}: "${snippet(m[0])}" (${rule.lang})`);
     if (depth > 0 && !state.signals.has('encoded.rule-hit'))
       state.signals.set('encoded.rule-hit', `instructions hidden${where}`);
-  }
+  });
   hiddenSignals(n, where, state.signals);
   if (depth === 0) shapeSignals(n, state.signals);
   if (depth >= MAX_DEPTH) return;
-  let rot13 = 0;
-  let reversed = 0;
-  for (const id of seen) {
-    if (id >= REVERSED_BASE) reversed++;
-    else if (id >= ROT13_BASE) rot13++;
-  }
-  const hints: Hints = {
-    rot13: rot13 >= MIN_HINT_WORDS ? rot13 : 0,
-    reversed: reversed >= MIN_HINT_WORDS ? reversed : 0,
-  };
+  const hints = hintsOf(scan);
   const f = n.facts.flags;
   const present = {
-    longRuns: (f & LONG_RUN) !== 0,
+    longRuns: n.facts.longRuns,
     hexPairs: (f & HEX_PAIRS) !== 0,
     escapes: (f & ESCAPES) !== 0,
   };
@@ -162,37 +114,6 @@ function visit(raw: string, path: EncodingMethod[], depth: number, ctx: Context)
       );
     visit(blob.text, [...path, blob.method], depth + 1, ctx);
   }
-}
-
-const ALL_RULES = RULES.map((_, i) => i);
-const UNKEYED_RULES = ALL_RULES.filter((i) => !RULES[i]?.keys);
-
-/** Rules to try on a text: those without keys, and those whose key words (and `also` words) occur. */
-function candidateRules(seen: ReadonlySet<number>): number[] {
-  const out = [...UNKEYED_RULES];
-  for (const id of seen) {
-    if (id >= 2 * RULES.length || id % 2 === 1) continue;
-    const i = id / 2;
-    if (!RULES[i]?.also || seen.has(id + 1)) out.push(i);
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/** Runs rule i: anchored rules only at the offsets of their first words, others over the whole text. */
-function execRule(i: number, text: string, keyHits: readonly number[]): RegExpExecArray | null {
-  const rule = RULES[i] as (typeof RULES)[number];
-  const sticky = STICKY[i];
-  if (!sticky || keyHits.length >= MAX_KEY_HITS) return rule.re.exec(text);
-  const id = 2 * i;
-  let tries = 0;
-  for (let h = 0; h < keyHits.length; h += 2) {
-    if (keyHits[h] !== id) continue;
-    if (++tries > MAX_ANCHOR_TRIES) return rule.re.exec(text);
-    sticky.lastIndex = keyHits[h + 1] as number;
-    const m = sticky.exec(text);
-    if (m) return m;
-  }
-  return null;
 }
 
 function hiddenSignals(n: Normalized, where: string, signals: Map<string, string>): void {

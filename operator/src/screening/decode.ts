@@ -4,6 +4,8 @@
  * the caller bounds depth and the total decoded size. Base64/hex candidates come from one hand-written scan;
  * the other regexes run only after a cheap hint.
  */
+import { MIN_RUN } from './facts.ts';
+
 export type EncodingMethod = 'base64' | 'hex' | 'rot13' | 'reversed' | 'unicode-tags';
 
 export interface DecodedBlob {
@@ -11,7 +13,8 @@ export interface DecodedBlob {
   text: string;
 }
 
-export const MIN_BLOB_CHARS = 16;
+/** The shortest encoded blob read (facts.ts notes runs of base64 characters this long). */
+export const MIN_BLOB_CHARS = MIN_RUN;
 const MAX_BLOBS = 16;
 const MAX_BLOB_CHARS = 16 * 1024;
 
@@ -116,21 +119,22 @@ export interface Hints {
   reversed: number;
 }
 
-/** What facts.ts found in the text: which decoders can find anything (default: try them all). */
+/** What facts.ts found in the text: which decoders can find anything (default: look for everything). */
 export interface Present {
-  longRuns: boolean;
+  /** Where the runs of at least MIN_BLOB_CHARS base64 characters start (facts.ts), or 'scan': find them. */
+  longRuns: readonly number[] | 'scan';
   hexPairs: boolean;
   escapes: boolean;
 }
-const ALL: Present = { longRuns: true, hexPairs: true, escapes: true };
+const ALL: Present = { longRuns: 'scan', hexPairs: true, escapes: true };
 
 export function findBlobs(clean: string, lower: string, hints: Hints, present: Present = ALL): DecodedBlob[] {
   const out: DecodedBlob[] = [];
   const add = (method: EncodingMethod, text: string | undefined) => {
     if (text !== undefined && out.length < MAX_BLOBS) out.push({ method, text });
   };
-  if (present.longRuns)
-    scanBase64Runs(clean, (run, kind) => {
+  if (present.longRuns.length > 0)
+    scanBase64Runs(clean, present.longRuns, (run, kind) => {
       if (kind === 'hex') add('hex', run.length % 2 === 0 ? readable(Buffer.from(run, 'hex')) : undefined);
       else add('base64', readable(base64Bytes(run)));
     });
@@ -155,39 +159,70 @@ const isB64 = (c: number) =>
 const isHexDigit = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 
 /**
- * Maximal runs of base64/base64url characters of at least MIN_BLOB_CHARS: all-hex runs are hex candidates;
- * runs with upper and lower case letters and a digit, '+', '/' or '=' padding are base64 candidates
- * (CamelCase identifiers are not).
+ * Maximal runs of base64/base64url characters of at least MIN_BLOB_CHARS (those starting at `starts`, or all
+ * of them): all-hex runs are hex candidates; runs with upper and lower case letters and a digit, '+', '/' or
+ * '=' padding are base64 candidates (CamelCase identifiers are not).
  */
-function scanBase64Runs(s: string, onRun: (run: string, kind: 'hex' | 'base64') => void): void {
+function scanBase64Runs(
+  s: string,
+  starts: readonly number[] | 'scan',
+  onRun: (run: string, kind: 'hex' | 'base64') => void,
+): void {
+  let found = 0;
+  const take = (start: number): number => {
+    const end = readRun(s, start);
+    if (end - start < MIN_BLOB_CHARS) return end;
+    const run = s.slice(start, Math.min(end, start + MAX_BLOB_CHARS));
+    const f = lastRun;
+    if (f.hex) onRun(run, 'hex');
+    else if (f.upper && f.lower && (f.digit || s.charCodeAt(end) === 61 || /[+/]/.test(run)))
+      onRun(run, 'base64');
+    else return end;
+    found++;
+    return end;
+  };
+  if (starts !== 'scan') {
+    for (let r = 0; r < starts.length && found < MAX_BLOBS; r++) take(starts[r] as number);
+    return;
+  }
   const n = s.length;
   let i = 0;
-  let found = 0;
   while (i < n && found < MAX_BLOBS) {
     if (!isB64(s.charCodeAt(i))) {
       i++;
       continue;
     }
+    // Short runs (most words) are skipped by a quick look; long ones are read with take.
     const start = i;
-    let upper = false;
-    let lower = false;
-    let hex = true;
-    let digit = false;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (!isB64(c)) break;
-      if (c >= 48 && c <= 57) digit = true;
-      else if (c >= 65 && c <= 90) upper = true;
-      else if (c >= 97 && c <= 122) lower = true;
-      if (hex && !isHexDigit(c)) hex = false;
-    }
-    if (i - start < MIN_BLOB_CHARS) continue;
-    const run = s.slice(start, Math.min(i, start + MAX_BLOB_CHARS));
-    if (hex) onRun(run, 'hex');
-    else if (upper && lower && (digit || s.charCodeAt(i) === 61 || /[+/]/.test(run))) onRun(run, 'base64');
-    else continue;
-    found++;
+    while (i < n && i - start < MIN_BLOB_CHARS && isB64(s.charCodeAt(i))) i++;
+    if (i - start === MIN_BLOB_CHARS) i = take(start);
   }
+}
+
+/** What the run readRun read last holds (reused: no allocation per run). */
+const lastRun = { upper: false, lower: false, hex: true, digit: false };
+
+/** Reads the run of base64 characters at `start`, noting what it holds in lastRun; returns where it ends. */
+function readRun(s: string, start: number): number {
+  const n = s.length;
+  let upper = false;
+  let lower = false;
+  let hex = true;
+  let digit = false;
+  let i = start;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (!isB64(c)) break;
+    if (c >= 48 && c <= 57) digit = true;
+    else if (c >= 65 && c <= 90) upper = true;
+    else if (c >= 97 && c <= 122) lower = true;
+    if (hex && !isHexDigit(c)) hex = false;
+  }
+  lastRun.upper = upper;
+  lastRun.lower = lower;
+  lastRun.hex = hex;
+  lastRun.digit = digit;
+  return i;
 }
 
 function* matches(s: string, re: RegExp): Generator<string> {
@@ -243,6 +278,14 @@ const LETTER = /\p{L}/u;
 /** Decoded bytes that read as text (valid UTF-8, few control characters, some letters), else undefined. */
 export function readable(bytes: Uint8Array): string | undefined {
   if (bytes.length < 6) return undefined;
+  // Each ASCII control byte is a control character of the text, which has at most as many characters as
+  // there are bytes: too many of them and the answer is no, without decoding (random bytes end here).
+  let controlBytes = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13) || b === 0x7f) controlBytes++;
+  }
+  if (controlBytes > bytes.length * 0.02) return undefined;
   let text: string;
   try {
     text = UTF8.decode(bytes);

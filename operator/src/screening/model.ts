@@ -64,12 +64,8 @@ export interface Scored {
 
 export function scoreAnalysis(model: Model, a: Analysis): Scored {
   const w = a.words;
-  const window = bestWindow(
-    w.unigrams.subarray(0, w.length),
-    w.bigrams.subarray(0, w.length),
-    w.textEnds,
-    model.tokens,
-  );
+  // bestWindow reads no further than the last text end (w.length): the scan's buffers go in as they are.
+  const window = bestWindow(w.unigrams, w.bigrams, w.textEnds, model.tokens);
   let logit = model.bias + Math.max(NGRAM_FLOOR, window.sum);
   for (const signal of a.signals.keys()) logit += signalWeight(model, signal);
   return { logit, window };
@@ -80,19 +76,25 @@ export const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 /** The n-grams of the best window that pushed the score up most, as quoted words (for the reason). */
 export function topNgrams(model: Model, a: Analysis, window: WindowScore, k: number): string[] {
   const w = a.words;
-  const textIndex = w.textEnds.findIndex((end) => end > window.start);
+  let textIndex = 0;
+  while (textIndex < w.textEnds.length && (w.textEnds[textIndex] as number) <= window.start) textIndex++;
   const text = a.texts[textIndex] ?? '';
-  const best = new Map<number, { weight: number; text: string }>();
+  // The k heaviest distinct buckets, heaviest first; of equal weights the one met first (unigram, then the
+  // bigram ending at a word) comes first. Only those k are cut out of the text.
+  const buckets: number[] = [];
+  const top: { weight: number; start: number; end: number }[] = [];
   const consider = (bucket: number, start: number, end: number) => {
     const weight = model.tokens[bucket] ?? 0;
-    if (weight > 0 && !best.has(bucket)) best.set(bucket, { weight, text: text.slice(start, end) });
+    if (!(weight > 0) || buckets.includes(bucket)) return;
+    buckets.push(bucket);
+    let at = top.length;
+    while (at > 0 && (top[at - 1] as { weight: number }).weight < weight) at--;
+    if (at < k) top.splice(at, 0, { weight, start, end });
+    if (top.length > k) top.pop();
   };
   for (let p = window.start; p < window.end; p++) {
     consider(w.unigrams[p] ?? 0, w.starts[p] ?? 0, w.ends[p] ?? 0);
     if (p > window.textStart) consider(w.bigrams[p] ?? 0, w.starts[p - 1] ?? 0, w.ends[p] ?? 0);
   }
-  return [...best.values()]
-    .sort((x, y) => y.weight - x.weight)
-    .slice(0, k)
-    .map((x) => x.text);
+  return top.map((x) => text.slice(x.start, x.end));
 }

@@ -1,12 +1,17 @@
 /**
  * Normalisation before any check. Pure and linear-time: regexes here either start with a literal, consume
- * maximal runs or are only run after a cheap hint matched; word-level rewrites are hand-written loops.
+ * maximal runs or are only run after a cheap hint matched; word-level rewrites are hand-written loops. Each
+ * step runs only when the facts of the text (facts.ts, one pass) say it can change something, and the facts
+ * are computed again only when a step did change the text.
  */
 import { CONFUSABLE_RE, foldConfusables, IS_CONFUSABLE } from './confusables.ts';
 import {
   AMPERSAND,
+  CONFUSABLE,
   type Facts,
   factsOf,
+  HIDDEN,
+  HIDDEN_RANGES,
   LEETSPEAK,
   MIN_PERCENT_ESCAPES,
   NON_ASCII,
@@ -51,7 +56,8 @@ export interface Normalized {
 export const MIN_URL_ESCAPES = MIN_PERCENT_ESCAPES;
 const URL_RUN_RE = /(?<![^\s"'<>`])[^\s"'<>`]*%[0-9A-Fa-f]{2}[^\s"'<>`]*/g;
 const PERCENT_RE = /%[0-9A-Fa-f]{2}/g;
-const HIDDEN_RE =
+/** Hidden characters (zero-width, BiDi, variation selectors, tag characters); facts.ts HIDDEN is its gate. */
+export const HIDDEN_RE =
   // biome-ignore lint/suspicious/noMisleadingCharacterClass: invisible characters listed one by one on purpose
   /(\u{1F3F4}?)([\u{E0000}-\u{E007F}]+)|[\u200B-\u200D\u2060-\u2064\u206A-\u206F\uFEFF\u180E\u00AD\u034F\u115F\u1160\u3164\uFFA0\u17B4\u17B5]|[\u200E\u200F\u202A-\u202E\u2066-\u2069\u061C]|[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/gu;
 const ENTITY_RE = /&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|(lt|gt|amp|quot|apos|nbsp));?/g;
@@ -110,29 +116,36 @@ export function normalize(input: string): Normalized {
   if (entities > 0 || urlEscapes > 0) facts = factsOf(s);
   const nonAscii = (facts.flags & NON_ASCII) !== 0;
   if (nonAscii) {
-    s = s.replace(
-      HIDDEN_RE,
-      (m, flag: string | undefined, tags: string | undefined, offset: number, all: string) => {
-        if (tags !== undefined) {
-          if (flag && isFlagTagSequence(tags)) return flag;
-          for (const ch of tags) {
-            const cp = (ch.codePointAt(0) ?? 0) - 0xe0000;
-            hidden.tags++;
-            if (cp >= 0x20 && cp < 0x7f) tagPayload += String.fromCharCode(cp);
+    const before = s;
+    // Tag characters and supplementary variation selectors (all behind U+DB40) need the regex; the others
+    // are single code units, removed by a loop (zero-width obfuscation can mean one per letter).
+    if (facts.flags & HIDDEN && s.indexOf('\uDB40') === -1) s = removeBmpHidden(s, hidden);
+    else if (facts.flags & HIDDEN)
+      s = s.replace(
+        HIDDEN_RE,
+        (m, flag: string | undefined, tags: string | undefined, offset: number, all: string) => {
+          if (tags !== undefined) {
+            if (flag && isFlagTagSequence(tags)) return flag;
+            for (const ch of tags) {
+              const cp = (ch.codePointAt(0) ?? 0) - 0xe0000;
+              hidden.tags++;
+              if (cp >= 0x20 && cp < 0x7f) tagPayload += String.fromCharCode(cp);
+            }
+            return flag ?? '';
           }
-          return flag ?? '';
-        }
-        countHidden(m, all.charCodeAt(offset - 1), hidden);
-        return '';
-      },
-    );
+          countHidden(m.codePointAt(0) ?? 0, all.charCodeAt(offset - 1), hidden);
+          return '';
+        },
+      );
     s = s.normalize('NFKC');
-    facts = factsOf(s);
+    // Most non-ASCII text (any language) has nothing hidden and is already NFKC: the facts still hold.
+    if (s !== before) facts = factsOf(s);
   }
   const clean = s;
   let text = clean.toLowerCase();
   let confusables = 0;
-  if (nonAscii && CONFUSABLE_RE.test(text)) ({ text, folded: confusables } = foldMixedWords(text));
+  if (facts.flags & CONFUSABLE && CONFUSABLE_RE.test(text))
+    ({ text, folded: confusables } = foldMixedWords(text));
   let spacedRuns = 0;
   if (facts.flags & SPACED_LETTERS) {
     text = text.replace(SPACED_RUN_RE, (run) => {
@@ -161,6 +174,7 @@ export function normalize(input: string): Normalized {
 const isHexDigit = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 
 const UTF8_LENIENT = new TextDecoder('utf-8');
+const UTF8_ENCODER = new TextEncoder();
 
 /** Percent-escapes to bytes, '+' to space, read as UTF-8 (invalid sequences become U+FFFD). */
 export function percentDecode(s: string): string {
@@ -172,17 +186,56 @@ export function percentDecode(s: string): string {
       i += 2;
     } else if (c === 0x2b) bytes.push(0x20);
     else if (c < 0x80) bytes.push(c);
-    else for (const b of new TextEncoder().encode(s[i] ?? '')) bytes.push(b);
+    else for (const b of UTF8_ENCODER.encode(s[i] ?? '')) bytes.push(b);
   }
   return UTF8_LENIENT.decode(Uint8Array.from(bytes));
 }
 
-/** Runs of horizontal whitespace become one space, blank lines and indentation go; single spaces stay as they are. */
+/**
+ * Every run of whitespace (as `\s` in a regex) becomes one line break if it holds one, else one space; the text
+ * is trimmed. So runs of horizontal whitespace become one space and blank lines and indentation go. One pass
+ * that copies nothing when there is nothing to change.
+ */
 export function collapseWhitespace(s: string): string {
-  return s
-    .replace(/[^\S\n]{2,}|[^\S \n]/g, ' ')
-    .replace(/ \n\s*|\n\s+/g, '\n')
-    .trim();
+  let end = s.length;
+  while (end > 0 && isWhitespace(s.charCodeAt(end - 1))) end--;
+  let start = 0;
+  while (start < end && isWhitespace(s.charCodeAt(start))) start++;
+  let out = '';
+  let copied = start;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 32 && c < 0xa0) continue;
+    if (!isWhitespace(c)) continue;
+    const runStart = i;
+    let lineBreak = c === 10;
+    while (isWhitespace(s.charCodeAt(i + 1))) {
+      i++;
+      if (s.charCodeAt(i) === 10) lineBreak = true;
+    }
+    if (i === runStart && (c === 32 || c === 10)) continue;
+    out += s.slice(copied, runStart) + (lineBreak ? '\n' : ' ');
+    copied = i + 1;
+  }
+  if (copied === start) return start === 0 && end === s.length ? s : s.slice(start, end);
+  return out + s.slice(copied, end);
+}
+
+/** The characters `\s` matches in a JavaScript regex (and String.prototype.trim removes). */
+function isWhitespace(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 0xa0) return false;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }
 
 /** Regional flag emoji: black flag, 2-6 tag letters/digits, cancel tag (e.g. England, Scotland, Wales). */
@@ -191,8 +244,32 @@ function isFlagTagSequence(tags: string): boolean {
   return n >= 3 && n <= 7 && tags.endsWith('\u{E007F}');
 }
 
-function countHidden(ch: string, before: number, hidden: HiddenCounts): void {
-  const cp = ch.codePointAt(0) ?? 0;
+/** The code units of the Basic Multilingual Plane that HIDDEN_RE matches (facts.ts HIDDEN covers them all). */
+const BMP_HIDDEN = new Uint8Array(65536);
+{
+  const one = new RegExp(`^(?:${HIDDEN_RE.source})$`, 'u');
+  for (const [from, to] of HIDDEN_RANGES)
+    for (let c = from; c <= to; c++)
+      if (c < 0xd800 || c > 0xdfff) BMP_HIDDEN[c] = one.test(String.fromCharCode(c)) ? 1 : 0;
+}
+
+/** Removes the hidden characters of a text without tag characters or supplementary variation selectors. */
+function removeBmpHidden(s: string, hidden: HiddenCounts): string {
+  const parts: string[] = [];
+  let last = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (BMP_HIDDEN[s.charCodeAt(i)] === 0) continue;
+    countHidden(s.charCodeAt(i), s.charCodeAt(i - 1), hidden);
+    parts.push(s.slice(last, i));
+    last = i + 1;
+  }
+  if (last === 0) return s;
+  parts.push(s.slice(last));
+  return parts.join('');
+}
+
+/** Counts hidden character `cp` (a code point), which follows code unit `before`. */
+function countHidden(cp: number, before: number, hidden: HiddenCounts): void {
   if (
     cp === 0x200e ||
     cp === 0x200f ||
@@ -244,39 +321,45 @@ const isLeetChar = (c: number) =>
   (c >= 48 && c <= 57) || c === 64 || c === 36 || c === 124 || c === 33 || c === 43; // 0-9 @ $ | ! +
 const isLower = (c: number) => c >= 97 && c <= 122;
 
-/** Rewrites runs of letters and leet characters ("19n0re", "pr1n7") that spell a known word. */
+/** A leet character (see isLeetChar); global, for a native search from lastIndex. */
+const LEET_CHAR_RE = /[0-9@$|!+]/g;
+
+/**
+ * Rewrites runs of letters and leet characters ("19n0re", "pr1n7") that spell a known word. Only runs that hold
+ * a leet character can change, so a native search finds those and the rest of the text is never looped over.
+ */
 function undoLeet(text: string): { text: string; restored: number } {
   const parts: string[] = [];
   let last = 0;
   let restored = 0;
   const n = text.length;
-  let i = 0;
-  while (i < n) {
-    let c = text.charCodeAt(i);
-    if (!isLower(c) && !isLeetChar(c)) {
-      i++;
-      continue;
-    }
-    const start = i;
+  let from = 0;
+  for (;;) {
+    LEET_CHAR_RE.lastIndex = from;
+    if (!LEET_CHAR_RE.test(text)) break;
+    let start = LEET_CHAR_RE.lastIndex - 1;
+    while (start > 0 && isRunChar(text.charCodeAt(start - 1))) start--;
+    let end = start;
     let letters = 0;
     let leet = 0;
-    while (i < n && (isLower(c) || isLeetChar(c))) {
+    for (let c = text.charCodeAt(end); end < n && isRunChar(c); c = text.charCodeAt(++end)) {
       if (isLower(c)) letters++;
       else leet++;
-      i++;
-      c = text.charCodeAt(i);
     }
-    if (letters === 0 || leet === 0 || i - start < 2 || i - start > 24) continue;
-    const word = unleet(text.slice(start, i));
+    from = end;
+    if (letters === 0 || leet === 0 || end - start < 2 || end - start > 24) continue;
+    const word = unleet(text.slice(start, end));
     if (word === undefined) continue;
     parts.push(text.slice(last, start), word);
-    last = i;
+    last = end;
     restored++;
   }
   if (parts.length === 0) return { text, restored: 0 };
   parts.push(text.slice(last));
   return { text: parts.join(''), restored };
 }
+
+const isRunChar = (c: number) => isLower(c) || isLeetChar(c);
 
 function unleet(token: string): string | undefined {
   const primary = mapLeet(token, 'i');

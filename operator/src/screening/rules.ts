@@ -6,7 +6,8 @@
  * Speed: a rule runs only when one of its `keys` occurs as a whole word (found in the single word pass of
  * tokens.ts); a rule without keys runs on every text (only cheap regexes that start with a rare literal).
  * Every key list must be complete: a text the regex matches contains at least one key word (a test checks
- * this on the data). English rules are ASCII regexes with \b; others use Unicode look-arounds.
+ * this on the data). The same holds for a rule's `script` and the strings it `needs` (matching.ts skips the
+ * rule on text without them). English rules are ASCII regexes with \b; others use Unicode look-arounds.
  *
  * Backtracking: word gaps are bounded ({1,3}), filler words are bounded ({0,n}) and made of characters
  * disjoint from the gaps, so each attempt is bounded and matching stays linear.
@@ -38,8 +39,10 @@ export interface Rule {
   anchored?: boolean;
   /** Only non-ASCII text can match (skipped on pure ASCII). */
   nonAscii?: boolean;
-  /** Only text containing this script can match (a one-character-class test, cached per text). */
-  script?: RegExp;
+  /** Only text containing this script can match (every match holds one of its characters). */
+  script?: Script;
+  /** Every match holds one of these strings: the rule is skipped on text without any of them. */
+  needs?: readonly string[];
 }
 
 /** A gap between two English words: one to three characters that are not ASCII letters/digits. */
@@ -80,6 +83,9 @@ const firstWordsOf = (...sources: string[]) => {
 type Keys =
   | readonly string[]
   | { first?: readonly string[]; keys?: readonly string[]; also?: readonly string[] };
+
+/** The rule, skipped on text without any of the strings `needs` (see Rule.needs). */
+const needing = (needs: readonly string[], rule: Rule): Rule => ({ ...rule, needs });
 
 function en(id: string, family: Family, prior: number, keys: Keys, source: string, flags = ''): Rule {
   const rule: Rule = { id, family, lang: 'en', prior, re: new RegExp(source, flags) };
@@ -696,51 +702,57 @@ const SYSTEM_PROMPT: Rule[] = [
 ];
 
 const DELIMITER: Rule[] = [
-  en(
-    'delimiter.chat-tokens',
-    'delimiter injection',
-    2,
-    [
-      'im',
-      'system',
-      'user',
-      'assistant',
-      'endoftext',
-      'eot',
-      'start',
-      'end',
-      'begin',
-      'inst',
-      'sys',
-      'instruction',
-      'instructions',
-      'response',
-      'human',
-      'new',
-    ],
-    '<\\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\\|>|\\[\\/?inst\\]|<<\\/?sys>>|<\\/?start_of_turn>|<\\/?end_of_turn>|^#{2,4} ?(?:instruction|system|response|assistant|human|new instructions?)s?:?$',
-    'm',
+  needing(
+    ['<', '[', '##'],
+    en(
+      'delimiter.chat-tokens',
+      'delimiter injection',
+      2,
+      [
+        'im',
+        'system',
+        'user',
+        'assistant',
+        'endoftext',
+        'eot',
+        'start',
+        'end',
+        'begin',
+        'inst',
+        'sys',
+        'instruction',
+        'instructions',
+        'response',
+        'human',
+        'new',
+      ],
+      '<\\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\\|>|\\[\\/?inst\\]|<<\\/?sys>>|<\\/?start_of_turn>|<\\/?end_of_turn>|^#{2,4} ?(?:instruction|system|response|assistant|human|new instructions?)s?:?$',
+      'm',
+    ),
   ),
-  en(
-    'delimiter.fake-turn',
-    'delimiter injection',
-    1.2,
-    [
-      'system',
-      'assistant',
-      'ai',
-      'human',
-      'user',
-      'bot',
-      'chatgpt',
-      'gpt',
-      'model',
-      'admin',
-      'administrator',
-      'developer',
-    ],
-    '^[^a-z0-9\\n]{0,3}(?:system|assistant|ai|human|user|bot|chatgpt|gpt|model|admin|administrator|developer)(?: message| note| override| prompt)?[^a-z0-9\\n]{0,3}:(?:[^a-z0-9]|$)',
-    'm',
+  needing(
+    [':'],
+    en(
+      'delimiter.fake-turn',
+      'delimiter injection',
+      1.2,
+      [
+        'system',
+        'assistant',
+        'ai',
+        'human',
+        'user',
+        'bot',
+        'chatgpt',
+        'gpt',
+        'model',
+        'admin',
+        'administrator',
+        'developer',
+      ],
+      '^[^a-z0-9\\n]{0,3}(?:system|assistant|ai|human|user|bot|chatgpt|gpt|model|admin|administrator|developer)(?: message| note| override| prompt)?[^a-z0-9\\n]{0,3}:(?:[^a-z0-9]|$)',
+      'm',
+    ),
   ),
   en(
     'delimiter.fake-system',
@@ -763,6 +775,7 @@ const DELIMITER: Rule[] = [
     lang: 'en',
     prior: 1,
     re: /<\/(?:document|context|data|email|user_input|input|text|instructions|system)>/,
+    needs: ['</'],
   },
 ];
 
@@ -784,6 +797,7 @@ const EXFILTRATION: Rule[] = [
     lang: 'en',
     prior: 1.5,
     re: /[?&][a-z_]{1,20}=(?:\{[^}\s]{1,40}\}|\[[a-z_ ]{1,40}\]|\$\{?[a-z_]{1,40}|<[a-z_ ]{1,40}>|%7b)/,
+    needs: ['='],
   },
   en(
     'exfil.send-secrets',
@@ -959,27 +973,37 @@ const ufill = (n: number) => `(?:[\\p{L}\\p{N}'’]+${UG}){0,${n}}`;
 const F = ufill(4);
 const CJK_GAP = '[^\\n。！？!?]{0,12}';
 const NON_LATIN = new Set(['ru', 'uk', 'el', 'zh', 'ja', 'ko', 'hi', 'bn', 'ar', 'fa', 'he', 'th']);
+/** Scripts some rules need, as inclusive ranges of BMP code units. */
 export const SCRIPTS = {
-  han: /[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]/,
-  hangul: /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]/,
-  devanagari: /[\u0900-\u097f]/,
-  bengali: /[\u0980-\u09ff]/,
-  arabic: /[\u0600-\u06ff]/,
-  hebrew: /[\u0590-\u05ff]/,
-  thai: /[\u0e00-\u0e7f]/,
-  cyrillic: /[\u0400-\u04ff]/,
-} as const;
-const SCRIPT_OF: Record<string, RegExp> = {
-  zh: SCRIPTS.han,
-  ja: SCRIPTS.han,
-  ko: SCRIPTS.hangul,
-  hi: SCRIPTS.devanagari,
-  bn: SCRIPTS.bengali,
-  ar: SCRIPTS.arabic,
-  fa: SCRIPTS.arabic,
-  he: SCRIPTS.hebrew,
-  th: SCRIPTS.thai,
-  ru: SCRIPTS.cyrillic,
+  han: [
+    [0x3040, 0x30ff],
+    [0x3400, 0x9fff],
+    [0xf900, 0xfaff],
+  ],
+  hangul: [
+    [0x1100, 0x11ff],
+    [0x3130, 0x318f],
+    [0xac00, 0xd7af],
+  ],
+  devanagari: [[0x0900, 0x097f]],
+  bengali: [[0x0980, 0x09ff]],
+  arabic: [[0x0600, 0x06ff]],
+  hebrew: [[0x0590, 0x05ff]],
+  thai: [[0x0e00, 0x0e7f]],
+  cyrillic: [[0x0400, 0x04ff]],
+} as const satisfies Record<string, readonly (readonly [number, number])[]>;
+export type Script = keyof typeof SCRIPTS;
+const SCRIPT_OF: Record<string, Script> = {
+  zh: 'han',
+  ja: 'han',
+  ko: 'hangul',
+  hi: 'devanagari',
+  bn: 'bengali',
+  ar: 'arabic',
+  fa: 'arabic',
+  he: 'hebrew',
+  th: 'thai',
+  ru: 'cyrillic',
 };
 
 /** An instruction override in another language; Latin-script rules are keyed by their verbs' words. */

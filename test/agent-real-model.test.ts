@@ -20,7 +20,8 @@ import { ensureRuntimeClass, runOperator, Tasks } from './support/operator.ts';
 const kc = kubeConfig();
 const artifacts = await builtOllama();
 /** npm test builds Ollama first (test/support/prerequisites.ts); a missing build is a failure, never a skip. */
-if (!artifacts) throw new Error('Ollama is not built: run `bash hack/ollama/build.sh` (npm test does it first)');
+if (!artifacts)
+  throw new Error('Ollama is not built: run `bash hack/ollama/build.sh` (npm test does it first)');
 
 let ollamaDir = '';
 let ollama: RunningOllama;
@@ -28,7 +29,11 @@ let ns = '';
 let operator: RunningOperator;
 let kubelet: TestKubelet;
 const recorded: AuditEventInput[] = [];
-const sink: AuditSink = { append: (e) => void recorded.push(e), flush: async () => {}, close: async () => {} };
+const sink: AuditSink = {
+  append: (e) => void recorded.push(e),
+  flush: async () => {},
+  close: async () => {},
+};
 
 before(async () => {
   ollamaDir = await mkdtemp(join(tmpdir(), 'closedpaw-ollama-e2e-'));
@@ -62,7 +67,11 @@ test('a real model makes a real tool call on a seeded workspace and answers, thr
   const result = done.status!.result!;
   assert.ok(result.bytes > 0, 'a non-empty answer');
   if (Buffer.byteLength(result.summary) === result.bytes) {
-    assert.equal(result.sha256, createHash('sha256').update(result.summary).digest('hex'), 'the digest matches');
+    assert.equal(
+      result.sha256,
+      createHash('sha256').update(result.summary).digest('hex'),
+      'the digest matches',
+    );
   }
 
   const calls = recorded.filter(
@@ -71,5 +80,8 @@ test('a real model makes a real tool call on a seeded workspace and answers, thr
   );
   assert.ok(calls.length >= 2, `a tool call and the answer after it (${calls.length} model calls)`);
   assert.ok(calls.every((c) => c.model === OLLAMA_MODEL && c.endpoint === '/api/chat'));
-  assert.ok(calls.every((c) => (c.promptTokens ?? 0) > 0 && (c.completionTokens ?? 0) > 0), 'real token counts');
+  assert.ok(
+    calls.every((c) => (c.promptTokens ?? 0) > 0 && (c.completionTokens ?? 0) > 0),
+    'real token counts',
+  );
 });

@@ -4,9 +4,10 @@
  * for the operator's service account, reading them, writing their status, checking the policy exists,
  * and impersonating exactly the pairable users (as charts/closedpaw/templates/channels.yaml grants).
  */
+
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { join } from 'node:path';
 import { CHANNEL_PAIRING, PAIRING_POLICY_NAME } from '../../operator/src/channels/pairing-resource.ts';
 import { kubectl } from '../support/kube.ts';
 import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../support/operator-identity.ts';

@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { runCommand } from '../../hack/cluster/processes.ts';
 import { cacheRoot } from '../../hack/images/build.ts';
 import { compileStatic } from '../../hack/images/images.ts';
 import { nodeDir } from '../../hack/node/layout.ts';
 import { BIN, type NodeState, runningNode } from '../../hack/node/node.ts';
-import { runCommand } from '../../hack/cluster/processes.ts';
 
 export const NONROOT = 65532;
 

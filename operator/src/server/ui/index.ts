@@ -157,10 +157,6 @@ interface RouteConfig {
   public?: boolean;
 }
 
-interface ServerState {
-  port: number;
-}
-
 function validationMessage(error: z.ZodError): string {
   return error.issues
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
@@ -185,7 +181,7 @@ function checkDeps(deps: UiDeps): void {
   }
 }
 
-function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
+function createApp(deps: UiDeps): FastifyInstance {
   checkDeps(deps);
   const tokens = tokenSourceOf(deps.token);
   const log = deps.logger.child({ component: 'approval-ui' });
@@ -457,9 +453,9 @@ function createApp(deps: UiDeps, state: ServerState): FastifyInstance {
   return app;
 }
 
-/** The Fastify app (not listening): use `inject()` in tests. The Host allowlist uses `deps.port`. */
+/** The Fastify app (not listening): use `inject()` in tests. */
 export function createUiApp(deps: UiDeps): FastifyInstance {
-  return createApp(deps, { port: deps.port });
+  return createApp(deps);
 }
 
 /** The URL to open: the token travels in the fragment, which browsers never send to a server. */
@@ -471,23 +467,22 @@ export function uiUrl(host: string, port: number, token: string): string {
 export async function startUiServer(
   deps: UiDeps,
 ): Promise<{ url: string; port: number; close(): Promise<void> }> {
-  const state: ServerState = { port: deps.port };
-  const app = createApp(deps, state);
+  const app = createApp(deps);
   await app.listen({ host: deps.host, port: deps.port });
   const address = app.server.address();
-  state.port = typeof address === 'object' && address ? address.port : deps.port;
+  const port = typeof address === 'object' && address ? address.port : deps.port;
   const h = deps.host.includes(':') ? `[${deps.host}]` : deps.host;
   deps.logger
     .child({ component: 'approval-ui' })
     .info(
-      { address: `http://${h}:${state.port}/`, approver: deps.approver ?? null },
+      { address: `http://${h}:${port}/`, approver: deps.approver ?? null },
       'approval UI listening (the URL with its #token= fragment is printed once, not logged)',
     );
   const token = tokenSourceOf(deps.token).current();
   if (token === undefined) throw new Error('no usable UI token');
   return {
-    url: uiUrl(deps.host, state.port, token),
-    port: state.port,
+    url: uiUrl(deps.host, port, token),
+    port,
     close: async () => {
       await app.close();
     },

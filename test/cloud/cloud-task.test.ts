@@ -5,9 +5,8 @@
  * tool calls included, back), with the API key from the encrypted vault. Then the key is looked for
  * everywhere it must never be: pods, pod logs, Events, the sealed audit log, API objects, logs.
  *
- * The gateway here is built by the test with the same parts the operator would use (cloud settings,
- * vault keys, the operator's token key, the same audit sink), because operator.ts does not wire cloud
- * models yet (see the report): the operator issues the task token and the pod, this gateway serves it.
+ * The operator runs with its own gateway and cloud configuration (CLOSEDPAW_CLOUD_*), the key put into its
+ * vault with `closedpaw vault set`, and a sealed audit sink the test reads back.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -28,16 +27,8 @@ import { exportRecords, generateKey, loadKeyring, openAuditSink } from '../../op
 import type { FileAuditSink } from '../../operator/src/audit/sink.ts';
 import { whoAmI } from '../../operator/src/cli/approvals.ts';
 import { runVaultCli } from '../../operator/src/cli/vault.ts';
-import {
-  createGateway,
-  createTokenVerifier,
-  type Gateway,
-  loadOrCreateGatewayKey,
-} from '../../operator/src/gateway/index.ts';
-import { cachedVaultKeys, parseCloudSettings } from '../../operator/src/gateway/providers/index.ts';
 import type { RunningOperator } from '../../operator/src/operator.ts';
-import { screen } from '../../operator/src/screening/index.ts';
-import { Vault, vaultLoggerOptions } from '../../operator/src/vault/index.ts';
+import { vaultLoggerOptions } from '../../operator/src/vault/index.ts';
 import { FakeOpenAI } from '../support/fake-llm-providers.ts';
 import { createTestNamespace, deleteNamespace, kubeConfig } from '../support/kube.ts';
 import { TestKubelet } from '../support/kubelet.ts';
@@ -51,7 +42,6 @@ let openai: FakeOpenAI;
 let operator: RunningOperator;
 let kubelet: TestKubelet;
 let tasks: Tasks;
-let gateway: Gateway;
 let sink: FileAuditSink;
 const logLines: string[] = [];
 
@@ -70,8 +60,6 @@ before(async () => {
     env: stateEnv,
   });
   assert.equal(set, 0);
-  const keyring = await loadKeyring(join(dir, 'state', 'audit-keys'));
-  const vault = await Vault.open(join(dir, 'state', 'vault'), keyring);
 
   await generateKey(join(dir, 'audit-keys'));
   sink = await openAuditSink({
@@ -83,29 +71,6 @@ before(async () => {
     { write: (s: string) => void logLines.push(s) },
   );
 
-  const keyFile = join(dir, 'gateway-key.jwk');
-  const signing = await loadOrCreateGatewayKey(keyFile);
-  const taskStates = new Tasks(kc, ns);
-  const states = new Map<string, string>();
-  gateway = createGateway({
-    upstream: 'http://127.0.0.1:9',
-    verifier: await createTokenVerifier(signing.publicKey),
-    taskState: (t) => (states.get(t.uid) === 'finished' ? 'finished' : 'active'),
-    audit: sink,
-    logger: logger.child({ component: 'gateway' }),
-    screen: (text) => screen(text, { where: 'tool_output' }),
-    cloud: {
-      settings: parseCloudSettings({
-        CLOSEDPAW_CLOUD_MODELS: 'openai/gpt-4o-mini',
-        CLOSEDPAW_CLOUD_PRICES: 'openai/gpt-4o-mini=0.15/0.60',
-        CLOSEDPAW_CLOUD_PROVIDERS: `openai=openai,${openai.url},openai`,
-      })!,
-      keys: cachedVaultKeys(vault),
-    },
-  });
-  void taskStates;
-  const { port } = await gateway.listen('127.0.0.1', 0);
-
   kubelet = new TestKubelet(kc, ns);
   kubelet.behave = () => ({ kind: 'gvisor' });
   await kubelet.start();
@@ -113,9 +78,10 @@ before(async () => {
     kc,
     ns,
     {
-      CLOSEDPAW_GATEWAY_ADDR: 'off',
-      CLOSEDPAW_GATEWAY_URL: `http://127.0.0.1:${port}`,
-      CLOSEDPAW_GATEWAY_KEY_FILE: keyFile,
+      ...stateEnv,
+      CLOSEDPAW_CLOUD_MODELS: 'openai/gpt-4o-mini',
+      CLOSEDPAW_CLOUD_PRICES: 'openai/gpt-4o-mini=0.15/0.60',
+      CLOSEDPAW_CLOUD_PROVIDERS: `openai=openai,${openai.url},openai`,
     },
     { auditSink: sink },
     logger,
@@ -159,7 +125,6 @@ async function approveIfAsked(name: string): Promise<void> {
 after(async () => {
   await operator?.stop();
   await kubelet?.stop();
-  await gateway?.close();
   await sink?.close();
   await openai?.stop();
   await deleteNamespace(ns);

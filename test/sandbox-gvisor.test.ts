@@ -11,36 +11,20 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { RunningOperator } from '../operator/src/operator.ts';
-import { createTestNamespace, deleteNamespace, kubeConfig } from './support/kube.ts';
-import { TestKubelet } from './support/kubelet.ts';
-import { ensureRuntimeClass, runOperator, Tasks } from './support/operator.ts';
-import { ScriptedOllama } from './support/scripted-ollama.ts';
+import { type GvisorRig, startGvisorRig } from './support/gvisor-rig.ts';
+import type { Tasks } from './support/operator.ts';
+import type { ScriptedOllama } from './support/scripted-ollama.ts';
 
-const kc = kubeConfig();
+let rig: GvisorRig;
 let ollama: ScriptedOllama;
-let ns = '';
-let operator: RunningOperator;
-let kubelet: TestKubelet;
 let tasks: Tasks;
 
 before(async () => {
-  ns = await createTestNamespace('gvisor');
-  await ensureRuntimeClass(kc, 'gvisor', 'runsc');
-  ollama = await ScriptedOllama.start({ models: ['llama3.2:3b'] });
-  kubelet = new TestKubelet(kc, ns);
-  kubelet.behave = () => ({ kind: 'gvisor' });
-  await kubelet.start();
-  operator = await runOperator(kc, ns, { CLOSEDPAW_OLLAMA_URL: ollama.url });
-  tasks = new Tasks(kc, ns);
+  rig = await startGvisorRig('gvisor');
+  ({ ollama, tasks } = rig);
 });
 
-after(async () => {
-  await operator?.stop();
-  await kubelet?.stop();
-  await ollama?.stop();
-  await deleteNamespace(ns);
-});
+after(() => rig?.stop());
 
 const condition = (task: Awaited<ReturnType<Tasks['get']>>, type: string) =>
   task?.status?.conditions?.find((c) => c.type === type);

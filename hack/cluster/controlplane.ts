@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { binaries, ensureBinaries } from './binaries.ts';
 import { createPki, type Pki, pkiPaths } from './certs.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
-import { freePort, isAlive, logTail, runCommand, startDetached, stopProcess, waitFor } from './processes.ts';
+import { freePort, isAlive, runCommand, startUntilReady, stopProcess } from './processes.ts';
 
 const CRD_DIR = join(import.meta.dirname, '../../crds');
 const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
@@ -83,24 +83,18 @@ async function startComponent(
   ready: () => Promise<boolean>,
   timeoutMs = 90_000,
 ): Promise<void> {
-  const log = logPath(state.dir, component);
-  const pid = await startDetached(binaries.kube, [component, ...args], log);
-  state.pids[component] = pid;
-  await saveState(state);
-  try {
-    await waitFor(
-      component,
-      async () => {
-        if (!isAlive(pid)) throw new Error(`${component} exited`);
-        return await ready();
-      },
-      timeoutMs,
-    );
-  } catch (error) {
-    throw new Error(
-      `${component} did not become ready: ${(error as Error).message}\n--- ${log} (tail) ---\n${await logTail(log)}`,
-    );
-  }
+  await startUntilReady({
+    name: component,
+    command: binaries.kube,
+    args: [component, ...args],
+    log: logPath(state.dir, component),
+    ready,
+    timeoutMs,
+    record: async (pid) => {
+      state.pids[component] = pid;
+      await saveState(state);
+    },
+  });
 }
 
 async function startEtcd(state: ClusterState): Promise<void> {

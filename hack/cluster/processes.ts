@@ -131,3 +131,35 @@ export function runCommand(
     }
   });
 }
+
+/**
+ * Starts `command` detached, hands its pid to `record` (to be saved before waiting), and waits until
+ * `ready`; a process that exits or never gets ready fails with the tail of its log.
+ */
+export async function startUntilReady(opts: {
+  name: string;
+  command: string;
+  args: string[];
+  log: string;
+  ready: () => Promise<boolean>;
+  record: (pid: number) => Promise<void>;
+  timeoutMs: number;
+}): Promise<void> {
+  const { name, log } = opts;
+  const pid = await startDetached(opts.command, opts.args, log);
+  await opts.record(pid);
+  try {
+    await waitFor(
+      name,
+      async () => {
+        if (!isAlive(pid)) throw new Error(`${name} exited`);
+        return await opts.ready();
+      },
+      opts.timeoutMs,
+    );
+  } catch (error) {
+    throw new Error(
+      `${name} did not become ready: ${(error as Error).message}\n--- ${log} (tail) ---\n${await logTail(log)}`,
+    );
+  }
+}

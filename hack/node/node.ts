@@ -11,7 +11,7 @@ import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { kubectl } from '../cluster/controlplane.ts';
 import { writeKubeconfig } from '../cluster/kubeconfig.ts';
-import { freePort, isAlive, logTail, runCommand, startDetached, waitFor } from '../cluster/processes.ts';
+import { freePort, isAlive, runCommand, startUntilReady } from '../cluster/processes.ts';
 import { type BuiltImage, buildImages, defaultInputs, importImages, pinnedRef } from '../images/build.ts';
 import type { ImageName } from '../images/images.ts';
 import {
@@ -94,25 +94,19 @@ async function startComponent(
   ready: () => Promise<boolean>,
   timeoutMs = 90_000,
 ): Promise<void> {
-  const l = layout(state.dir);
   const started = Date.now();
-  const pid = await startDetached(command, args, logPath(l, component));
-  state.pids[component] = pid;
-  await saveState(state);
-  try {
-    await waitFor(
-      component,
-      async () => {
-        if (!isAlive(pid)) throw new Error(`${component} exited`);
-        return await ready();
-      },
-      timeoutMs,
-    );
-  } catch (error) {
-    throw new Error(
-      `${component} did not become ready: ${(error as Error).message}\n--- ${logPath(l, component)} (tail) ---\n${await logTail(logPath(l, component))}`,
-    );
-  }
+  await startUntilReady({
+    name: component,
+    command,
+    args,
+    log: logPath(layout(state.dir), component),
+    ready,
+    timeoutMs,
+    record: async (pid) => {
+      state.pids[component] = pid;
+      await saveState(state);
+    },
+  });
   state.timings[component] = Date.now() - started;
 }
 

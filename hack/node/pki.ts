@@ -5,7 +5,7 @@
  * kubelet-client cert, and one client cert each for kube-proxy and kube-router.
  */
 import { join } from 'node:path';
-import { createPki, type Pki, signedCert } from '../cluster/certs.ts';
+import { createPki, type Pki, pkiPaths, signedCert } from '../cluster/certs.ts';
 import { NETWORK, NODE_NAME } from './layout.ts';
 
 export interface NodePki extends Pki {
@@ -96,14 +96,7 @@ export function nodePkiPaths(dir: string): NodePki {
   const [kubeProxyCert, kubeProxyKey] = pair('kube-proxy');
   const [kubeRouterCert, kubeRouterKey] = pair('kube-router');
   return {
-    caCert: join(dir, 'ca.crt'),
-    caKey: join(dir, 'ca.key'),
-    servingCert: join(dir, 'apiserver.crt'),
-    servingKey: join(dir, 'apiserver.key'),
-    adminCert: join(dir, 'admin.crt'),
-    adminKey: join(dir, 'admin.key'),
-    saKey: join(dir, 'sa.key'),
-    saPub: join(dir, 'sa.pub'),
+    ...pkiPaths(dir),
     nodeServingCert,
     nodeServingKey,
     apiServerNodeCert,

@@ -116,7 +116,8 @@ export function upstreamErrorText(text: string, status: number): string {
   return trimmed ? `model server answered ${status}: ${trimmed}` : `model server answered ${status}`;
 }
 
-function readCapped(stream: IncomingMessage, max: number): Promise<string> {
+/** The first `max` bytes of a response body, as text; resolves on end, error or close. */
+export function readCapped(stream: IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

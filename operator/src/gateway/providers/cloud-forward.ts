@@ -4,12 +4,12 @@
  * arrives, metered like a local answer (bytes, digest, token counts); the provider's errors relayed
  * with the key scrubbed; a client that goes away cancels the provider request. Reports once.
  */
-import type { Agent as HttpAgent, IncomingMessage, ServerResponse } from 'node:http';
+import type { Agent as HttpAgent, ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { SecretValue } from '../../vault/secret.ts';
 import { refusal, sendRefusal } from '../errors.ts';
-import { upstreamErrorText } from '../forward.ts';
+import { readCapped, upstreamErrorText } from '../forward.ts';
 import { type MeterResult, ResponseMeter } from '../meter.ts';
 import { ANTHROPIC_VERSION } from './anthropic.ts';
 import type { CloudProvider } from './catalog.ts';
@@ -200,20 +200,4 @@ export function providerErrorText(text: string, status: number): string {
     // not JSON
   }
   return upstreamErrorText(text, status);
-}
-
-function readCapped(stream: IncomingMessage, max: number): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (chunk: Buffer) => {
-      if (size >= max) return;
-      chunks.push(chunk.subarray(0, max - size));
-      size += Math.min(chunk.length, max - size);
-    });
-    const end = () => resolve(Buffer.concat(chunks).toString('utf8'));
-    stream.on('end', end);
-    stream.on('error', end);
-    stream.on('close', end);
-  });
 }

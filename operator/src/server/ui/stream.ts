@@ -130,13 +130,7 @@ export class ApprovalStream {
   /** Takes over a response: headers, then a snapshot, then live events. False when full or closed. */
   attach(res: ServerResponse, headers: Record<string, string>): boolean {
     if (this.closed || this.clients.size + this.joining.size >= this.maxClients) return false;
-    res.writeHead(200, {
-      ...headers,
-      'content-type': 'text/event-stream; charset=utf-8',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    res.flushHeaders();
+    openEventStream(res, headers);
     this.joining.add(res);
     const drop = () => {
       this.joining.delete(res);
@@ -218,4 +212,15 @@ export class ApprovalStream {
     }
     res.write(chunk);
   }
+}
+
+/** Sends the headers of a Server-Sent Events response (unbuffered by proxies) at once. */
+export function openEventStream(res: ServerResponse, headers: Record<string, string>): void {
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
 }

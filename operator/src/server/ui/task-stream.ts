@@ -13,7 +13,7 @@ import type { KubeObject } from '../../runtime/informer.ts';
 import type { AuditTrailSource, AuditTrailView } from './audit-trail.ts';
 import type { ReadPodLog } from './pod-log.ts';
 import { DEFAULT_STEP_LOG_LIMIT_BYTES, StepFollower } from './step-follower.ts';
-import type { InformerView } from './stream.ts';
+import { type InformerView, openEventStream } from './stream.ts';
 import { type TaskStreamEvent, toTaskDetail } from './task-view.ts';
 
 export interface TaskStreamSource {
@@ -229,13 +229,7 @@ export class TaskStreams {
    */
   attach(res: ServerResponse, headers: Record<string, string>, task: AgentTask & KubeObject): boolean {
     if (this.closed || this.sessions.size >= (this.opts.maxClients ?? 8)) return false;
-    res.writeHead(200, {
-      ...headers,
-      'content-type': 'text/event-stream; charset=utf-8',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    res.flushHeaders();
+    openEventStream(res, headers);
     res.write('retry: 2000\n\n');
     const session = new TaskSession(this, res, task);
     this.sessions.add(session);

@@ -48,7 +48,8 @@ export interface ConditionView {
   lastTransitionTime?: string;
 }
 
-export interface TaskSpecView {
+/** The spec fields both pages show. */
+export interface SpecSummary {
   prompt: string;
   model: string;
   runtimeClassName: string;
@@ -57,8 +58,11 @@ export interface TaskSpecView {
   timeoutSeconds: number;
   resources: { cpu?: string; memory?: string; ephemeralStorage?: string };
   budget: { modelCalls: number; tokens: number; bytes: number };
-  /** Paths of the input documents (their contents are not shown). */
+  /** Paths of the documents written into /workspace before the agent starts (contents not shown). */
   inputs: string[];
+}
+
+export interface TaskSpecView extends SpecSummary {
   toolOutputScreening: string;
   /** Set when the stored spec does not validate: the fields above are then best-effort. */
   invalid?: string;

@@ -6,24 +6,14 @@ import type { ApprovalState } from '../../api/approval.ts';
 import type { AgentTask, Approval } from '../../api/types.ts';
 import type { AssessOptions } from './assess.ts';
 import { type Assessment, assessApproval, type Blocker, recordedRiskIfDifferent } from './assess.ts';
-import type { TaskSummaryView } from './task-view.ts';
+import type { RiskLevel, SpecSummary, TaskSummaryView } from './task-view.ts';
 
 export type { Blocker, BlockerCode } from './assess.ts';
 
-export interface TaskView {
+export interface TaskView extends SpecSummary {
   name: string;
   uid: string;
   phase?: string;
-  prompt: string;
-  model: string;
-  runtimeClassName: string;
-  tools: string[];
-  approval: string;
-  timeoutSeconds: number;
-  resources: { cpu?: string; memory?: string; ephemeralStorage?: string };
-  budget: { modelCalls: number; tokens: number; bytes: number };
-  /** Paths of the documents written into /workspace before the agent starts. */
-  inputs: string[];
   /** sha256 of the task's *current* canonical spec: what the page shows, and posts back with a decision. */
   digest: string;
   /** False when the task changed after this approval was requested: what is shown is not what is bound. */
@@ -32,7 +22,7 @@ export interface TaskView {
 
 /** `unknown` when the task cannot be read: the risk is only ever recomputed from the task itself. */
 export interface RiskView {
-  level: 'low' | 'high' | 'critical' | 'unknown';
+  level: RiskLevel;
   reasons: string[];
 }
 

@@ -8,7 +8,8 @@
  *   burst500_all_pods_s (+ floor_…, burst_vs_floor)
  *   api_writes_per_task (until every pod exists and its task records it), api_writes_repeated
  *   reconciles_per_task, approve_to_pod_ms_p50
- *   operator_rss_mb_idle, operator_rss_mb_1000_tasks (+ heap figures)
+ *   operator_rss_mb_idle, operator_rss_mb_1000_tasks (+ anonymous and file-backed parts, heap figures), and
+ *   node_floor_rss_mb: a bare Node process with the same flags, an HTTP listener and a TLS client (ratio)
  *   teardown_1000_tasks_s (+ floor_teardown_1000_pods_s: 1,000 bare pods + policies, teardown_vs_floor)
  *   per-task costs outside the API (screening, token signing, the audit barrier)
  *
@@ -33,7 +34,9 @@ import { startCluster, stopCluster } from '../../hack/cluster/controlplane.ts';
 import { createTestNamespace } from '../support/kube.ts';
 import { ensureRuntimeClass } from '../support/operator.ts';
 import { operatorKubeConfig } from '../support/operator-identity.ts';
+import type { ResidentMemory } from '../support/operator-process.ts';
 import { summariseHeapSnapshot } from './heap-summary.ts';
+import { nodeFloorMemory } from './node-floor.ts';
 import { percentile, report } from './report.ts';
 import { measureTaskCosts } from './task-costs.ts';
 
@@ -45,6 +48,13 @@ async function cpuSeconds(pid: number): Promise<number> {
 
 const log = (message: string) => process.stderr.write(`  ${message}\n`);
 const ratio = (value: number, floor: number) => value / floor;
+
+/** RSS, and the part of it that is the operator's own (anonymous) rather than mapped files. */
+function reportMemory(when: string, memory: ResidentMemory): void {
+  report(`operator_rss_mb_${when}`, memory.rssMb, 'MB');
+  report(`operator_anon_mb_${when}`, memory.anonMb, 'MB');
+  report(`operator_file_mb_${when}`, memory.fileMb, 'MB');
+}
 const GROUP = { group: 'closedpaw.dev', version: 'v1alpha1', plural: 'agenttasks' };
 const BURST = 500;
 const SEQUENTIAL = 40;
@@ -228,7 +238,9 @@ async function main(): Promise<void> {
     process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS = `${process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS ?? '--max-semi-space-size=1 --optimize-for-size'} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`;
   }
   // Imported only now: it reads CLOSEDPAW_OPERATOR_NODE_FLAGS when it loads.
-  const { startOperatorProcess, sumMetric } = await import('../support/operator-process.ts');
+  const { OPERATOR_NODE_FLAGS, startOperatorProcess, sumMetric } = await import(
+    '../support/operator-process.ts'
+  );
   const operator = await startOperatorProcess({
     CLOSEDPAW_WATCH_NAMESPACE: ns,
     CLOSEDPAW_LEADER_ELECTION: 'false',
@@ -241,7 +253,11 @@ async function main(): Promise<void> {
     await operator.waitReady();
     await pods.start(kc);
     await sleep(3000);
-    report('operator_rss_mb_idle', await operator.rssMb(), 'MB');
+    reportMemory('idle', await operator.memory());
+    const nodeFloor = await nodeFloorMemory(cluster.server, OPERATOR_NODE_FLAGS);
+    report('node_floor_rss_mb', nodeFloor.rssMb, 'MB');
+    report('node_floor_anon_mb', nodeFloor.anonMb, 'MB');
+    report('operator_rss_idle_vs_node_floor', ratio((await operator.memory()).rssMb, nodeFloor.rssMb), 'x');
     if (snapshots) await heapSnapshot(operator.pid, snapshots, 'idle');
 
     log('single tasks, one at a time, operator and floor alternating');
@@ -347,7 +363,7 @@ async function main(): Promise<void> {
     await createAll(custom, ns, more);
     await pods.waitFor(more.map((n) => `${ns}/${n}-agent`));
     await sleep(3000);
-    report('operator_rss_mb_1000_tasks', await operator.rssMb(), 'MB');
+    reportMemory('1000_tasks', await operator.memory());
     const metrics = await operator.metrics();
     report(
       'operator_heap_used_mb_1000_tasks',

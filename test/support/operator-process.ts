@@ -25,7 +25,7 @@ function buildOnce(): Promise<void> {
  * The V8 flags `npm run operator` uses (package.json): a 1 MB young generation and a heap tuned for
  * size, which keeps RSS well down with 1,000 tasks while the latency targets still hold.
  */
-const NODE_FLAGS = (
+export const OPERATOR_NODE_FLAGS = (
   process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS ?? '--max-semi-space-size=1 --optimize-for-size'
 )
   .split(' ')
@@ -39,6 +39,7 @@ export interface OperatorProcess {
   output(): string;
   metrics(): Promise<string>;
   rssMb(): Promise<number>;
+  memory(): Promise<ResidentMemory>;
   waitReady(timeoutMs?: number): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -64,7 +65,7 @@ const processStateDir = () => (stateDir ??= mkdtemp(join(tmpdir(), 'closedpaw-op
 export async function startOperatorProcess(env: Record<string, string>): Promise<OperatorProcess> {
   await buildOnce();
   const port = await freePort();
-  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
+  const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, MAIN], {
     env: {
       ...process.env,
       KUBECONFIG: await operatorKubeconfigFile(),
@@ -93,11 +94,8 @@ export async function startOperatorProcess(env: Record<string, string>): Promise
     port,
     output: () => output,
     metrics: async () => await (await get('/metrics')).text(),
-    rssMb: async () => {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
-      return kb / 1024;
-    },
+    rssMb: async () => (await residentMemory(child.pid!)).rssMb,
+    memory: () => residentMemory(child.pid!),
     waitReady: async (timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
@@ -118,6 +116,26 @@ export async function startOperatorProcess(env: Record<string, string>): Promise
       await exited;
     },
   };
+}
+
+/**
+ * A process's resident memory split by what backs it: anonymous pages (heap, stacks, malloc: what the
+ * process really costs) and file pages (the mapped node binary and libraries: clean, shared, reclaimable).
+ */
+export interface ResidentMemory {
+  rssMb: number;
+  anonMb: number;
+  fileMb: number;
+}
+
+export async function residentMemory(pid: number): Promise<ResidentMemory> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1]);
+  const rss = kb('Rss');
+  const anon = kb('Anonymous');
+  if (!Number.isFinite(rss) || !Number.isFinite(anon))
+    throw new Error(`no Rss/Anonymous in smaps_rollup of ${pid}`);
+  return { rssMb: rss / 1024, anonMb: anon / 1024, fileMb: (rss - anon) / 1024 };
 }
 
 /** Sums a Prometheus counter across label sets, e.g. closedpaw_api_writes_total. */

@@ -3,8 +3,9 @@
  * the enabled channels, raw bodies up to 64 KiB, a global rate limit (a flood cannot make the operator
  * verify signatures without end), no other route. Authentication is per platform, in each adapter.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { http } from '../node-http.ts';
 import type { ChannelAdapter, WebhookReply } from './adapter.ts';
 
 const MAX_BODY = 64 * 1024;
@@ -31,7 +32,7 @@ export class WebhookListener {
     this.#routes = new Map(opts.adapters.map((a) => [`/${a.platform}`, a]));
     this.#tokens = 2 * (opts.ratePerSecond ?? 50);
     this.#last = (opts.now ?? Date.now)();
-    this.#server = createServer({ requestTimeout: 15_000, headersTimeout: 10_000 }, (req, res) => {
+    this.#server = http.createServer({ requestTimeout: 15_000, headersTimeout: 10_000 }, (req, res) => {
       this.#serve(req, res).catch((err: unknown) => {
         opts.onError?.(err);
         if (!res.headersSent) send(res, { status: 500, json: { error: 'internal error' } });

@@ -3,8 +3,9 @@
  * streamed back chunk by chunk (metered on the way, never buffered whole), Ollama's errors passed
  * through, and a client that goes away cancelling the upstream request. Reports once, when over.
  */
-import { type Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, Transform } from 'node:stream';
+import { http } from '../node-http.ts';
 import { refusal, sendRefusal } from './errors.ts';
 import { type MeterResult, ResponseMeter } from './meter.ts';
 
@@ -41,7 +42,7 @@ export function forward(opts: ForwardOptions, done: (result: ForwardResult) => v
     done({ ...r, ...(code ? { code } : {}), responseBytes: r.responseBytes ?? m.bytes, meter: m });
   };
 
-  const upstream = httpRequest(opts.url, {
+  const upstream = http.request(opts.url, {
     method: 'POST',
     agent: opts.agent,
     timeout: opts.idleTimeoutMs,

@@ -8,12 +8,13 @@
  * GET /api/version is answered by the gateway itself, without a token and unaudited (it reveals nothing).
  */
 import { createHash } from 'node:crypto';
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TaskTokenClaims } from '../api/agent-protocol.ts';
 import type { AuditEventInput } from '../audit/events.ts';
 import type { AuditSink } from '../audit/sink.ts';
+import { http } from '../node-http.ts';
 import {
   authorizeCall,
   authorizeCaller,
@@ -147,7 +148,7 @@ class ModelGateway implements Gateway {
   readonly #deps: GatewayDeps;
   readonly #limits: GatewayLimits;
   readonly #upstream: URL;
-  readonly #agent = new Agent({ keepAlive: true });
+  readonly #agent = new http.Agent({ keepAlive: true });
   readonly #httpsAgent = new HttpsAgent({ keepAlive: true });
   readonly #ledger: UsageLedger;
   readonly #now: () => number;
@@ -178,7 +179,7 @@ class ModelGateway implements Gateway {
 
   listen(host: string, port: number): Promise<{ port: number }> {
     if (this.#server) return Promise.reject(new Error('gateway is already listening'));
-    const server = createServer({ noDelay: true, requestTimeout: 120_000 }, this.handle);
+    const server = http.createServer({ noDelay: true, requestTimeout: 120_000 }, this.handle);
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -9,8 +9,8 @@
  * (k8s/kubeconfig.ts), or client-node's KubeConfig in tests and tools.
  */
 import type { IncomingMessage } from 'node:http';
-import { request as httpRequest } from 'node:http';
 import { type RequestOptions as HttpsRequestOptions, request as httpsRequest } from 'node:https';
+import { http } from '../node-http.ts';
 
 /**
  * What the client needs of a kubeconfig: the server, and TLS material plus auth
@@ -157,7 +157,7 @@ export class RestClient {
       headers['Content-Length'] = String(payload.length);
     }
     const { signal, release } = boundedSignal(opts.signal, opts.timeoutMs);
-    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    const send = url.protocol === 'http:' ? http.request : httpsRequest;
     return await new Promise<IncomingMessage>((resolve, reject) => {
       const req = send(url, { ...httpsOpts, method: opts.method ?? 'GET', headers, signal });
       req.once('response', (res) => {

@@ -3,8 +3,9 @@
  * node:http: three GET routes do not need a framework, and the operator then loads fastify only when the
  * approval UI runs.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { http } from '../node-http.ts';
 
 export interface Probe {
   ok: boolean;
@@ -40,7 +41,7 @@ async function respond(opts: OpsServerOptions, method: string, path: string) {
 }
 
 export function createOpsServer(opts: OpsServerOptions): OpsServer {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     respond(opts, req.method ?? 'GET', path).then(
       ({ status, type, body }) => {

@@ -5,8 +5,8 @@
  * with the key scrubbed; a client that goes away cancels the provider request. Reports once.
  */
 import type { Agent as HttpAgent, ServerResponse } from 'node:http';
-import { request as httpRequest } from 'node:http';
 import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { http } from '../../node-http.ts';
 import type { SecretValue } from '../../vault/secret.ts';
 import { refusal, sendRefusal } from '../errors.ts';
 import { readCapped, upstreamErrorText } from '../forward.ts';
@@ -90,7 +90,7 @@ export function cloudForward(opts: CloudForwardOptions, done: (r: CloudForwardRe
     res.write(data);
   };
 
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const send = url.protocol === 'https:' ? httpsRequest : http.request;
   const upstream = send(url, {
     method: 'POST',
     headers,

@@ -9,11 +9,11 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
-import { loadConfig } from '../operator/src/config.ts';
 import { createLogger } from '../operator/src/logger.ts';
 import { startOperator } from '../operator/src/operator.ts';
 import { ensureBinaries } from './cluster/binaries.ts';
-import { installCrds, kubectl, runningCluster, startCluster, stopCluster } from './cluster/controlplane.ts';
+import { runningCluster, startCluster, stopCluster } from './cluster/controlplane.ts';
+import { applySamples, DEMO_NAMESPACE, demoOperatorConfig, prepareDemo } from './demo.ts';
 import { NETWORK, nodeDir } from './node/layout.ts';
 import { runningNode } from './node/node.ts';
 import { ensureOllamaBuilt, runningOllama, startOllama, stopOllama } from './ollama/server.ts';
@@ -22,7 +22,6 @@ const ROOT = resolve(import.meta.dirname, '..');
 const CLUSTER_DIR = resolve(process.env.CLOSEDPAW_CLUSTER_DIR ?? join(ROOT, '.closedpaw/cluster'));
 const OLLAMA_DIR = resolve(process.env.CLOSEDPAW_OLLAMA_DIR ?? join(ROOT, '.closedpaw/ollama'));
 const STATE_DIR = resolve(process.env.CLOSEDPAW_STATE_DIR ?? join(ROOT, '.closedpaw/state'));
-const DEMO_NAMESPACE = 'closedpaw-demo';
 const ADMIN_USER = 'closedpaw-admin';
 
 async function reachable(path: string | undefined): Promise<boolean> {
@@ -87,41 +86,6 @@ async function ollama(): Promise<{ url: string; model: string; owned: boolean }>
   return { url: started.url, model: started.model, owned: true };
 }
 
-const approverBinding = (user: string) => `---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: closedpaw-ui-approver
-  namespace: ${DEMO_NAMESPACE}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: closedpaw-approver
-subjects:
-  - kind: User
-    apiGroup: rbac.authorization.k8s.io
-    name: ${user}
-`;
-
-const DEMO_SETUP = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${DEMO_NAMESPACE}
-  labels:
-    pod-security.kubernetes.io/enforce: restricted
----
-apiVersion: node.k8s.io/v1
-kind: RuntimeClass
-metadata:
-  name: gvisor
-handler: runsc
-`;
-
-async function prepare(kubeconfig: string, approver: string): Promise<void> {
-  await installCrds({ kubeconfig });
-  await kubectl({ kubeconfig }, ['apply', '-f', '-'], DEMO_SETUP + approverBinding(approver));
-}
-
 async function main(): Promise<void> {
   await step('checking the machine (hack/prerequisites.ts)', process.execPath, [
     join(ROOT, 'hack/prerequisites.ts'),
@@ -131,26 +95,22 @@ async function main(): Promise<void> {
   await step('npm run ui:build', 'npm', ['run', '-s', 'ui:build']);
   const model = await ollama();
   const { kubeconfig, kind, ownedDir, runnerImage } = await cluster();
-  const approver = process.env.CLOSEDPAW_UI_APPROVER ?? ADMIN_USER;
-  await prepare(kubeconfig, approver);
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kubeconfig);
+  const approver = {
+    user: process.env.CLOSEDPAW_UI_APPROVER ?? ADMIN_USER,
+    groups: (process.env.CLOSEDPAW_UI_APPROVER_GROUPS ?? '').split(',').filter(Boolean),
+  };
+  const operatorKubeConfig = await prepareDemo(kubeconfig, approver);
   // On the real node, pods reach the gateway on the node's bridge address; elsewhere no pod runs.
   const gatewayHost = kind === 'node' ? NETWORK.nodeIp : '127.0.0.1';
-  const config = loadConfig({
-    ...process.env,
-    CLOSEDPAW_STATE_DIR: STATE_DIR,
-    CLOSEDPAW_LEADER_ELECTION: 'false',
-    CLOSEDPAW_HTTP_ADDR: process.env.CLOSEDPAW_HTTP_ADDR ?? '127.0.0.1:0',
-    CLOSEDPAW_UI_APPROVER: approver,
-    CLOSEDPAW_OLLAMA_URL: process.env.CLOSEDPAW_OLLAMA_URL ?? model.url,
-    CLOSEDPAW_GATEWAY_ADDR: `${gatewayHost}:0`,
-    CLOSEDPAW_GATEWAY_IP: gatewayHost,
-    ...(runnerImage ? { CLOSEDPAW_RUNNER_IMAGE: runnerImage } : {}),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  const config = demoOperatorConfig({
+    stateDir: STATE_DIR,
+    approver,
+    ollamaUrl: model.url,
+    gatewayHost,
+    ...(runnerImage ? { runnerImage } : {}),
   });
-  const operator = await startOperator(config, kubeConfig, createLogger(config.logLevel));
-  await kubectl({ kubeconfig }, ['apply', '-n', DEMO_NAMESPACE, '-f', join(ROOT, 'examples')]);
+  const operator = await startOperator(config, operatorKubeConfig, createLogger(config.logLevel));
+  await applySamples(kubeconfig);
 
   console.log(`
 ClosedPaw is running.

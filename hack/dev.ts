@@ -1,9 +1,9 @@
 /**
  * `npm run dev`: try ClosedPaw locally. Checks the machine and builds what it serves (control plane,
  * Ollama + SmolLM2, the operator, the runner bundle, the UI), starts a real Ollama, and uses — in this
- * order — $KUBECONFIG when it points at a reachable cluster, the real node when `npm run node:up` runs one
- * (pods really run in gVisor and the samples get a real answer), else the embedded control plane (pods are
- * created but cannot run: it has no node). Installs the CRDs and policies, starts the operator with its
+ * order — $KUBECONFIG when it points at a reachable cluster other than the real node, the real node when
+ * `npm run node:up` runs one (pods really run in gVisor and the samples get a real answer), else the embedded
+ * control plane (pods are created but cannot run: it has no node). Installs the CRDs and policies, starts the operator with its
  * approval UI and gateway, applies the samples, prints what to do next. Ctrl-C stops what it started.
  */
 import { spawn } from 'node:child_process';
@@ -56,15 +56,16 @@ async function cluster(): Promise<{
 }> {
   await ensureBinaries();
   const configured = process.env.KUBECONFIG;
-  if (configured && (await reachable(configured))) {
-    console.log(`using the cluster in KUBECONFIG=${configured}`);
-    return { kubeconfig: configured, kind: 'configured' };
-  }
   const node = await runningNode(nodeDir()).catch(() => undefined);
-  if (node) {
+  // KUBECONFIG naming the real node's own kubeconfig still means the node: its pods need its imported images.
+  if (node && (!configured || resolve(configured) === resolve(node.kubeconfig))) {
     console.log(`using the real node (kubelet + containerd + gVisor, ${node.server}): pods really run`);
     const runnerImage = node.images.runner?.pinned;
     return { kubeconfig: node.kubeconfig, kind: 'node', ...(runnerImage ? { runnerImage } : {}) };
+  }
+  if (configured && (await reachable(configured))) {
+    console.log(`using the cluster in KUBECONFIG=${configured}`);
+    return { kubeconfig: configured, kind: 'configured' };
   }
   const running = await runningCluster(CLUSTER_DIR);
   if (running) {

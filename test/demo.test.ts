@@ -9,11 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import { applySamples, DEMO_NAMESPACE, demoOperatorConfig, prepareDemo } from '../hack/demo.ts';
 import { createLogger } from '../operator/src/logger.ts';
 import { type RunningOperator, startOperator } from '../operator/src/operator.ts';
-import { podName } from '../operator/src/sandbox/names.ts';
+import { networkPolicyName, podName } from '../operator/src/sandbox/names.ts';
 import { deleteNamespace, kubeConfig } from './support/kube.ts';
 import { podExists, Tasks, waitUntil } from './support/operator.ts';
 import { UI_APPROVER, UI_APPROVER_GROUPS } from './support/operator-identity.ts';
@@ -78,6 +78,14 @@ test('the demo operator runs as the chart identity: the critical sample waits fo
   );
   const pod = podName(plain!);
   await waitUntil('the plain sample has its pod', () => podExists(DEMO_NAMESPACE, pod));
+  const policy = await kubeConfig()
+    .makeApiClient(NetworkingV1Api)
+    .readNamespacedNetworkPolicy({ namespace: DEMO_NAMESPACE, name: networkPolicyName(plain!) });
+  assert.deepEqual(
+    policy.spec?.egress?.flatMap((rule) => rule.ports?.map((p) => p.port)),
+    [Number(new URL(operator.gatewayUrl).port)],
+    'the pod may reach the port the gateway really listens on (the demo binds any free port)',
+  );
 
   assert.ok(operator.uiUrl, 'the demo serves the approval UI');
   const page = await fetch(operator.uiUrl.split('#')[0] ?? '');

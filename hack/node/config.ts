@@ -24,6 +24,8 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = ${toml(l.containerdRegistryHosts)}
   [plugins."io.containerd.cri.v1.images".pinned_images]
     sandbox = ${toml(pauseImage)}
 
@@ -50,6 +52,20 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 [plugins."io.containerd.grpc.v1.cri"]
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+`;
+}
+
+/** Where images would be pulled from: nowhere. Every registry resolves to a closed port on loopback. */
+export const NO_REGISTRY = 'http://127.0.0.1:1';
+
+/**
+ * `_default/hosts.toml` under the registry hosts directory: the node never pulls. An image that was not imported
+ * fails at once, without a name lookup or a connection off this machine (pods use only imported images).
+ */
+export function registryHostsToml(): string {
+  return `server = ${toml(NO_REGISTRY)}
+[host.${toml(NO_REGISTRY)}]
+  capabilities = ["pull", "resolve"]
 `;
 }
 

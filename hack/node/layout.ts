@@ -73,6 +73,8 @@ export interface Layout {
   containerdRoot: string;
   containerdState: string;
   containerdConfig: string;
+  /** containerd's registry hosts directory (`_default/hosts.toml`: every pull goes to a closed loopback port). */
+  containerdRegistryHosts: string;
   containerdSocket: string;
   runscConfig: string;
   runscRoot: string;
@@ -102,6 +104,7 @@ export function layout(dir: string): Layout {
     containerdRoot: join(dir, 'containerd/root'),
     containerdState: join(dir, 'containerd/state'),
     containerdConfig: join(dir, 'containerd/config.toml'),
+    containerdRegistryHosts: join(dir, 'containerd/certs.d'),
     containerdSocket: join(dir, 'containerd/containerd.sock'),
     runscConfig: join(dir, 'runsc/runsc.toml'),
     runscRoot: join(dir, 'runsc/root'),

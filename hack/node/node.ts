@@ -23,6 +23,7 @@ import {
   kubeProxyConfig,
   kubeRouterArgs,
   RUNTIME_CLASSES,
+  registryHostsToml,
   runscToml,
 } from './config.ts';
 import { nodeApiServerArgs } from './flags.ts';
@@ -121,6 +122,8 @@ async function writeConfigs(l: Layout, pki: NodePki, server: string, pauseImage:
   await writeKubeconfig(l.kubeProxyKubeconfig, server, as(pki.kubeProxyCert, pki.kubeProxyKey));
   await writeKubeconfig(l.kubeRouterKubeconfig, server, as(pki.kubeRouterCert, pki.kubeRouterKey));
   await writeFile(l.containerdConfig, containerdConfig(l, pauseImage, join(HACK, 'bin')));
+  await mkdir(join(l.containerdRegistryHosts, '_default'), { recursive: true });
+  await writeFile(join(l.containerdRegistryHosts, '_default/hosts.toml'), registryHostsToml());
   await writeFile(l.runscConfig, runscToml(l, resolve(BIN.runsc), process.env.CLOSEDPAW_RUNSC_DEBUG === '1'));
   await writeFile(join(l.cniConfDir, '10-closedpaw.conflist'), cniConfig(l));
   await writeFile(l.kubeletConfig, kubeletConfig(l, pki.caCert, pki.nodeServingCert, pki.nodeServingKey));

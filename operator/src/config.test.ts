@@ -48,6 +48,9 @@ test('the gateway egress port follows the URL pods use, unless set', () => {
   const both = { CLOSEDPAW_GATEWAY_URL: 'http://10.96.0.20:8443', CLOSEDPAW_GATEWAY_PORT: '11435' };
   assert.equal(loadConfig(both).gateway.egress.port, 11435);
   assert.equal(loadConfig({ CLOSEDPAW_GATEWAY_ADDR: 'off' }).gateway.listen, undefined);
+  // Listening on any free port: the policy's port is the one the gateway binds (0 here: settled at listen).
+  assert.equal(loadConfig({ CLOSEDPAW_GATEWAY_ADDR: '10.244.0.1:0' }).gateway.egress.port, 0);
+  assert.equal(loadConfig({ CLOSEDPAW_GATEWAY_ADDR: '10.244.0.1:9000' }).gateway.egress.port, 9000);
 });
 
 test('audit is on by default, in the state directory, with a key the operator may generate', () => {

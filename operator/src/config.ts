@@ -223,7 +223,7 @@ function gatewayConfig(e: Env): GatewayConfig {
   const listen = e.CLOSEDPAW_GATEWAY_ADDR === 'off' ? undefined : splitHostPort(e.CLOSEDPAW_GATEWAY_ADDR);
   const urlPort = e.CLOSEDPAW_GATEWAY_URL ? Number(new URL(e.CLOSEDPAW_GATEWAY_URL).port || 80) : undefined;
   // Port 0 (listen anywhere, tests) is settled once the gateway listens.
-  const port = e.CLOSEDPAW_GATEWAY_PORT ?? urlPort ?? (listen?.[1] || 11435);
+  const port = e.CLOSEDPAW_GATEWAY_PORT ?? urlPort ?? (listen ? listen[1] : 11435);
   const namespace = e.CLOSEDPAW_GATEWAY_NAMESPACE ?? e.CLOSEDPAW_LEASE_NAMESPACE;
   return {
     ...(listen ? { listen: { host: listen[0], port: listen[1] } } : {}),

@@ -8,6 +8,7 @@ import {
   kubeProxyConfig,
   kubeRouterArgs,
   RUNTIME_CLASSES,
+  registryHostsToml,
   runscToml,
 } from '../../hack/node/config.ts';
 import { CGROUP_ROOT, layout, NETWORK } from '../../hack/node/layout.ts';
@@ -28,6 +29,14 @@ test('containerd: own root, state and socket; runsc the default and runc disable
   assert.match(toml, /netns_mounts_under_state_dir = true/);
   assert.match(toml, /conf_dir = "\/state\/cni\/net.d"/);
   assert.match(toml, /"io.containerd.internal.v1.opt"/, 'the opt plugin writes /opt/containerd');
+  assert.match(toml, /\.registry\]\n\s+config_path = "\/state\/containerd\/certs.d"/);
+});
+
+test('registries: the node never pulls; every registry is a closed loopback port', () => {
+  const hosts = registryHostsToml();
+  assert.match(hosts, /^server = "http:\/\/127\.0\.0\.1:1"$/m);
+  assert.match(hosts, /^\[host\."http:\/\/127\.0\.0\.1:1"\]$/m);
+  assert.doesNotMatch(hosts, /https?:\/\/(?!127\.0\.0\.1)/, 'no address off this machine');
 });
 
 test('runsc: systrap, state under the node dir, debug logs only when asked', () => {

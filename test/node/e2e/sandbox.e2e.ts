@@ -24,6 +24,7 @@ import {
 } from '../support.ts';
 
 const RUNC_CLASS = 'closedpaw-test-runc';
+const NOT_IMPORTED = 'closedpaw/runner:0.0.0-not-imported';
 const TASK_SPEC = JSON.stringify({ prompt: 'count the files', model: 'smollm2', tools: ['fs.read'] });
 /** Valid JSON, not a valid spec: the runner must name the field. */
 const BAD_TASK_SPEC = JSON.stringify({ prompt: 42 });
@@ -91,6 +92,14 @@ describe('a hardened task pod on the real node', () => {
         image: probe,
         runtimeClassName: 'kata-qemu',
         command: ['/usr/local/bin/closedpaw-probe', 'info'],
+      }),
+      // An image nobody imported (the operator's default runner name, as a misconfigured operator would use):
+      // the node must fail it without a name lookup or a connection off this machine.
+      hardenedPod({
+        name: 'not-imported',
+        namespace: ns,
+        image: NOT_IMPORTED,
+        command: ['node', '/opt/closedpaw/runner.js'],
       }),
       // A RuntimeClass that names runc: the node has no working runc either (defence in depth behind
       // the operator, which refuses such a class before any pod exists).
@@ -172,6 +181,21 @@ describe('a hardened task pod on the real node', () => {
     assert.equal(status.phase, 'Failed', JSON.stringify(status));
     assert.equal(status.reason, 'Evicted', JSON.stringify(status));
     assert.match(status.message ?? '', /EmptyDir volume "workspace" exceeds the limit/);
+  });
+
+  test('an image that was not imported fails at once: pulls go to a closed loopback port, never a registry', async () => {
+    const deadline = Date.now() + 60_000;
+    let seen = '';
+    while (Date.now() < deadline) {
+      seen = await events(state, ns, 'not-imported');
+      if (seen.includes('Failed to pull image')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(seen, /Failed to pull image/);
+    assert.match(seen, /127\.0\.0\.1:1/, 'the pull was routed to the closed loopback port');
+    assert.doesNotMatch(seen, /lookup |registry-1\.docker\.io/, 'no name lookup, no registry');
+    const status = await podStatus(state, ns, 'not-imported');
+    assert.equal(status.phase, 'Pending');
   });
 
   for (const [pod, handler] of [

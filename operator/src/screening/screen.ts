@@ -1,18 +1,15 @@
 /**
- * screen(): is this text trying to instruct the model? Pure, synchronous, bounded: texts longer than
- * SCAN_LIMIT_CHARS are read as their first and last SCAN_EDGE_CHARS plus SCAN_WINDOWS evenly spaced windows
- * of SCAN_WINDOW_CHARS from the middle (so at most ~96 KiB of a 1 MB text is read; an injection hidden
- * deep inside a huge text can be missed; callers that need more screen it in chunks).
+ * screen(): is this text trying to instruct the model? Pure, synchronous, linear in the text's length: every
+ * character is read. A text longer than CHUNK_CHARS is read as chunks that overlap by CHUNK_OVERLAP_CHARS (so
+ * an injection across a chunk boundary is whole in one of them); the verdict is the worst chunk's.
  */
 import { analyse, newWordScan } from './analyse.ts';
 import { MODEL, type Model, scoreAnalysis, sigmoid, signalWeight, topNgrams } from './model.ts';
 import { findSecrets } from './secrets.ts';
 import type { ScreenOptions, ScreenResult } from './types.ts';
 
-export const SCAN_EDGE_CHARS = 32 * 1024;
-export const SCAN_WINDOWS = 16;
-export const SCAN_WINDOW_CHARS = 2 * 1024;
-export const SCAN_LIMIT_CHARS = 2 * SCAN_EDGE_CHARS + SCAN_WINDOWS * SCAN_WINDOW_CHARS;
+export const CHUNK_CHARS = 64 * 1024;
+export const CHUNK_OVERLAP_CHARS = 4 * 1024;
 export const MAX_REASONS = 8;
 export const MAX_REASON_CHARS = 200;
 /** Token n-grams must add at least this much log-odds before the classifier is named as a reason. */
@@ -27,7 +24,7 @@ export function screen(text: string, options: ScreenOptions = {}): ScreenResult 
   if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1))
     throw new RangeError(`screen: threshold must be a number in [0, 1], got ${String(threshold)}`);
   const input = typeof text === 'string' ? text : String(text ?? '');
-  const result = screenWith(MODEL, sampleForScan(input), threshold);
+  const result = screenChunks(input, threshold);
   if (options.where !== 'model_output') return result;
   const secrets = findSecrets(input);
   if (secrets.found.length === 0) return result;
@@ -65,19 +62,32 @@ export function screenWith(model: Model, text: string, threshold: number): Scree
   };
 }
 
-/** The part of a text that is read: all of it up to SCAN_LIMIT_CHARS, else edges plus evenly spaced windows. */
-export function sampleForScan(text: string): string {
-  if (text.length <= SCAN_LIMIT_CHARS) return text;
-  const parts = [text.slice(0, SCAN_EDGE_CHARS)];
-  const middleStart = SCAN_EDGE_CHARS;
-  const middleEnd = text.length - SCAN_EDGE_CHARS;
-  const step = (middleEnd - middleStart) / SCAN_WINDOWS;
-  for (let i = 0; i < SCAN_WINDOWS; i++) {
-    const start = Math.floor(middleStart + i * step + (step - SCAN_WINDOW_CHARS) / 2);
-    parts.push(text.slice(start, start + SCAN_WINDOW_CHARS));
+/** The worst verdict over overlapping chunks of the text; a flag in a long text says where it was found. */
+function screenChunks(text: string, threshold: number): ScreenResult {
+  if (text.length <= CHUNK_CHARS) return screenWith(MODEL, text, threshold);
+  let worst: ScreenResult | undefined;
+  let worstStart = 0;
+  for (const start of chunkStarts(text.length)) {
+    const result = screenWith(MODEL, text.slice(start, start + CHUNK_CHARS), threshold);
+    if (!worst || result.score > worst.score) {
+      worst = result;
+      worstStart = start;
+    }
   }
-  parts.push(text.slice(middleEnd));
-  return parts.join('\n');
+  if (!worst?.flagged) return worst!;
+  const end = Math.min(text.length, worstStart + CHUNK_CHARS);
+  const where = `found in characters ${worstStart}–${end} of ${text.length}`;
+  return { ...worst, reasons: [...worst.reasons.slice(0, MAX_REASONS - 1), where] };
+}
+
+/** Where each chunk starts: every CHUNK_CHARS − CHUNK_OVERLAP_CHARS, the last one ending at the text's end. */
+export function chunkStarts(length: number): number[] {
+  if (length <= CHUNK_CHARS) return [0];
+  const starts: number[] = [];
+  const step = CHUNK_CHARS - CHUNK_OVERLAP_CHARS;
+  for (let start = 0; start + CHUNK_CHARS < length; start += step) starts.push(start);
+  starts.push(length - CHUNK_CHARS);
+  return starts;
 }
 
 function clip(reason: string): string {

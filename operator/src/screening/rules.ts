@@ -701,6 +701,13 @@ const SYSTEM_PROMPT: Rule[] = [
   ),
 ];
 
+/** Opens a comment a reader does not see, then up to 20 spaces. */
+const COMMENT = `(?:<!--|\\[(?:\\/\\/|comment)\\]:\\s{0,3}#\\s{0,3}[("'])\\s{0,20}`;
+/** Names of an AI assistant; MODEL_NAMES adds generic words that name one only after "note to the …". */
+const AI_NAMES = '(?:ai|assistant|llm|chatbot|copilot|chatgpt|gpt|claude|gemini)';
+const MODEL_NAMES =
+  '(?:ai|assistant|llm|language models?|chatbot|agents?|copilot|chatgpt|gpt|claude|gemini|bots?|models?)';
+
 const DELIMITER: Rule[] = [
   needing(
     ['<', '[', '##'],
@@ -769,6 +776,31 @@ const DELIMITER: Rule[] = [
     '\\b(?:end of|end|ignore the end of) (?:the )?(?:user |previous |above |original )?(?:input|prompt|instructions|document|context|text|data|email|message|conversation|file|system prompt|transcript|summary|task)\\b(?:[^a-z\\n]{0,12}$|[^a-z\\n]{0,12}\\n)',
     'm',
   ),
+  {
+    // A comment the reader never sees, written to the model: HTML <!-- … --> or markdown [//]: # (…).
+    id: 'delimiter.comment-to-model',
+    family: 'delimiter injection',
+    lang: 'en',
+    prior: 2,
+    re: new RegExp(
+      [
+        `${COMMENT}(?:note|message|instructions?|hint|reminder|request)s?\\s{0,3}(?:to|for)\\s{1,3}(?:the\\s{1,3}|any\\s{1,3})?${MODEL_NAMES}\\b`,
+        `${COMMENT}(?:hey\\s{1,3}|dear\\s{1,3}|attention\\s{1,3})?${AI_NAMES}\\s{0,3}(?::|,|\\s(?:must|should|please|ignore|disregard|do not|don't|never|always|reading this|instructions?)\\b)`,
+        `${COMMENT}(?:ignore|disregard|forget)\\s{1,3}(?:all|any|the|previous|prior|above|your|these|those)\\b`,
+      ].join('|'),
+    ),
+    needs: ['<!--', '[//]:', '[comment]:'],
+  },
+  {
+    // A tool's answer forged inside data: tool/function result tags, ReAct "Observation:" lines, chat-API roles.
+    id: 'delimiter.fake-tool-result',
+    family: 'delimiter injection',
+    lang: 'en',
+    prior: 1.5,
+    re: /<\/?(?:tool_response|tool_result|tool_output|function_results?|function_response|function_output|observation)>|^\s{0,3}(?:observation|tool (?:output|result|response)|function (?:output|result))\s{0,2}:|"role"\s{0,3}:\s{0,3}"(?:tool|function)"/m,
+    keys: ['tool', 'function', 'observation'],
+    needs: ['<', ':'],
+  },
   {
     id: 'delimiter.closing-tag',
     family: 'delimiter injection',

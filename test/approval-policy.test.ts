@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { ClusterClient } from '../operator/src/k8s/client.ts';
 import { createTestNamespace, deleteNamespace, kubectl } from './support/kube.ts';
 import { OPERATOR_USER, operatorKubeConfig } from './support/operator-identity.ts';
 
@@ -236,5 +237,25 @@ describe('Approvals cannot be planted or re-parented', () => {
     ]);
     assert.notEqual(reparent.code, 0);
     assert.match(reparent.stderr, /ownerReferences of an Approval are set by the operator/);
+  });
+});
+
+describe('the operator writes Approval status on what it read, or not at all', () => {
+  test('a status write based on a stale read is refused (409): a human Approved is never overwritten by Expired', async () => {
+    const client = new ClusterClient(await operatorKubeConfig());
+    assert.equal((await create('stale-status')).code, 0);
+    const seen = await client.readApproval(ns, 'stale-status');
+    const decided = await decide('stale-status', ['--as=alice'], { verdict: 'Approved', decidedBy: 'alice' });
+    assert.equal(decided.code, 0, decided.stderr);
+    const expired = { state: 'Expired' as const, reason: 'no decision before expiresAt' };
+    await assert.rejects(client.patchApprovalStatus(seen, expired), (error: { code?: number }) => {
+      assert.equal(error.code, 409, String(error));
+      return true;
+    });
+    const now = await client.readApproval(ns, 'stale-status');
+    assert.equal(now.spec.decision?.verdict, 'Approved');
+    assert.equal(now.status?.state, undefined, 'the stale write changed nothing');
+    const recorded = await client.patchApprovalStatus(now, { state: 'Approved', decidedBy: 'alice' });
+    assert.equal(recorded.status?.state, 'Approved', 'a write on the current version is taken');
   });
 });

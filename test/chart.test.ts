@@ -469,6 +469,16 @@ describe('RBAC', () => {
     assert.equal(await canI('create', 'pods', '-n', ns), 'yes');
     assert.equal(await canI('get', 'pods', '--subresource=log', '-n', ns), 'yes');
     assert.equal(await canI('create', 'networkpolicies', '-n', ns), 'yes');
+    // Children carry blockOwnerDeletion: OwnerReferencesPermissionEnforcement asks for this on their owner.
+    assert.equal(
+      await canI('update', 'agenttasks.closedpaw.dev', '--subresource=finalizers', '-n', ns),
+      'yes',
+    );
+    assert.equal(
+      await canI('update', 'agenttasks.closedpaw.dev', '-n', ns),
+      'no',
+      'nor may it edit task specs',
+    );
     assert.equal(await canI('update', 'leases', '-n', ns), 'yes');
     assert.equal(await canI('update', 'leases', '-n', 'kube-system'), 'no');
   });

@@ -7,12 +7,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Browser, chromium } from 'playwright-core';
-import { stringify } from 'yaml';
-import { AGENT_TASK, APPROVAL, GROUP } from '../../operator/src/api/meta.ts';
+import { parse, stringify } from 'yaml';
 import type { RunningOperator } from '../../operator/src/operator.ts';
 import { UI_DIST_DIR } from '../../operator/src/server/ui/index.ts';
 import { kubectl } from '../support/kube.ts';
@@ -50,7 +50,9 @@ export { freePort } from '../../hack/cluster/processes.ts';
 
 export const newUiToken = () => randomBytes(32).toString('base64url');
 
-const APPROVER_ROLE = 'test-closedpaw-ui-approver';
+/** The approver role as shipped (crds/approver-role.yaml, also in the chart), not a test copy. */
+const APPROVER_ROLE_FILE = join(ROOT, 'crds/approver-role.yaml');
+const APPROVER_ROLE = 'closedpaw-approver';
 
 export type RbacSubject = { kind: 'User' | 'Group'; name: string };
 
@@ -64,15 +66,7 @@ export type RbacSubject = { kind: 'User' | 'Group'; name: string };
 export async function grantApprover(namespace: string, subject: string | RbacSubject = ADMIN): Promise<void> {
   const { kind, name } = typeof subject === 'string' ? { kind: 'User' as const, name: subject } : subject;
   const docs = [
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: APPROVER_ROLE },
-      rules: [
-        { apiGroups: [GROUP], resources: [APPROVAL.plural], verbs: ['get', 'list', 'watch', 'patch'] },
-        { apiGroups: [GROUP], resources: [AGENT_TASK.plural], verbs: ['get', 'list', 'watch'] },
-      ],
-    },
+    parse(await readFile(APPROVER_ROLE_FILE, 'utf8')),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',

@@ -11,6 +11,8 @@ import {
   decideTask,
   type PodFacts,
   type PolicyFacts,
+  RESULT_READ_ATTEMPTS,
+  resultRetryDelayMs,
   type TaskDecision,
   type TaskObservation,
 } from './task-decisions.ts';
@@ -397,4 +399,12 @@ describe('decideTask', () => {
     );
     assert.match(d.finish?.message ?? '', /never ran: Unschedulable: 0\/1 nodes/);
   });
+});
+
+test('a transient error reading the result is retried with backoff, RESULT_READ_ATTEMPTS times, then the task fails', () => {
+  const delays = Array.from({ length: RESULT_READ_ATTEMPTS + 2 }, (_, attempt) =>
+    resultRetryDelayMs(attempt),
+  );
+  assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000, undefined, undefined]);
+  assert.equal(RESULT_READ_ATTEMPTS, 5);
 });

@@ -91,6 +91,27 @@ describe('a task runs to completion', () => {
     assert.equal(complete?.observedGeneration, done.metadata.generation);
   });
 
+  test('a secret-shaped string in the result never reaches status: redacted, flagged, digest of the real bytes', async () => {
+    const token = 'ghp_0123456789abcdefghijABCDEFGHIJ012345';
+    const result = `Done. I found GH=${token} in the workspace config.`;
+    scripts.set('leaky', { kind: 'succeed', log: frameResult(result) });
+    await tasks.create('leaky', { tools: ['fs.read'] });
+    const done = await tasks.waitForPhase('leaky', 'Succeeded');
+    const status = done.status!;
+    assert.equal(status.result?.summary, 'Done. I found GH=[REDACTED:github-token] in the workspace config.');
+    assert.equal(status.result?.sha256, createHash('sha256').update(result).digest('hex'));
+    const flagged = status.conditions?.find((c) => c.type === 'OutputFlagged');
+    assert.equal(flagged?.status, 'True');
+    assert.equal(flagged?.reason, 'SecretRedacted');
+    assert.doesNotMatch(JSON.stringify(done), new RegExp(token), 'nowhere in the task object');
+    const events = await core.listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: 'involvedObject.name=leaky',
+    });
+    assert.ok(events.items.length > 0);
+    assert.doesNotMatch(JSON.stringify(events.items), new RegExp(token), 'nor in its Events');
+  });
+
   test('a corrupted result frame fails the task instead of storing a wrong digest', async () => {
     const frame = frameResult('the real answer').replace(/sha256=[a-f0-9]{64}/, `sha256=${'0'.repeat(64)}`);
     scripts.set('corrupt', { kind: 'succeed', log: frame });

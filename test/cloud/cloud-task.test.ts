@@ -1,5 +1,5 @@
 /**
- * A cloud task end to end: AgentTask (model openai/gpt-4o-mini) → operator (as the chart's service
+ * A cloud task end to end: AgentTask (model openai/gpt-4o-mini, or an Anthropic one) → operator (as the chart's service
  * account) → hardened pod → the real runner bundle in gVisor → the model gateway, which translates the
  * runner's Ollama chat into OpenAI chat completions for a local fake of that API (and its SSE answer,
  * tool calls included, back), with the API key from the encrypted vault. Then the key is looked for
@@ -29,16 +29,19 @@ import { whoAmI } from '../../operator/src/cli/approvals.ts';
 import { runVaultCli } from '../../operator/src/cli/vault.ts';
 import type { RunningOperator } from '../../operator/src/operator.ts';
 import { vaultLoggerOptions } from '../../operator/src/vault/index.ts';
-import { FakeOpenAI } from '../support/fake-llm-providers.ts';
+import { FakeAnthropic, FakeOpenAI } from '../support/fake-llm-providers.ts';
 import { createTestNamespace, deleteNamespace, kubeConfig } from '../support/kube.ts';
 import { TestKubelet } from '../support/kubelet.ts';
 import { ensureRuntimeClass, runOperator, Tasks } from '../support/operator.ts';
 
 const KEY = 'sk-proj-E2E-never-leaks-5f0c2b9d8e7a6f1c3b4a5d6e7f8091a2';
+const ANTHROPIC_KEY = 'sk-ant-api03-E2E-never-leaks-9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a49';
+const CLAUDE = 'anthropic/claude-3-5-haiku-latest';
 const kc = kubeConfig();
 let ns = '';
 let dir = '';
 let openai: FakeOpenAI;
+let anthropic: FakeAnthropic;
 let operator: RunningOperator;
 let kubelet: TestKubelet;
 let tasks: Tasks;
@@ -50,16 +53,22 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'closedpaw-cloud-e2e-'));
   await ensureRuntimeClass(kc, 'gvisor', 'runsc');
   openai = await new FakeOpenAI(KEY).start();
+  anthropic = await new FakeAnthropic(ANTHROPIC_KEY).start();
 
   // closedpaw vault set openai < key (the value on stdin), into the state dir the operator would use.
   const stateEnv = { CLOSEDPAW_STATE_DIR: join(dir, 'state') };
-  const set = await runVaultCli(['set', 'openai'], {
-    stdout: () => {},
-    stderr: () => {},
-    stdin: Readable.from([Buffer.from(`${KEY}\n`)]),
-    env: stateEnv,
-  });
-  assert.equal(set, 0);
+  for (const [name, key] of [
+    ['openai', KEY],
+    ['anthropic', ANTHROPIC_KEY],
+  ] as const) {
+    const set = await runVaultCli(['set', name], {
+      stdout: () => {},
+      stderr: () => {},
+      stdin: Readable.from([Buffer.from(`${key}\n`)]),
+      env: stateEnv,
+    });
+    assert.equal(set, 0);
+  }
 
   await generateKey(join(dir, 'audit-keys'));
   sink = await openAuditSink({
@@ -79,9 +88,9 @@ before(async () => {
     ns,
     {
       ...stateEnv,
-      CLOSEDPAW_CLOUD_MODELS: 'openai/gpt-4o-mini',
-      CLOSEDPAW_CLOUD_PRICES: 'openai/gpt-4o-mini=0.15/0.60',
-      CLOSEDPAW_CLOUD_PROVIDERS: `openai=openai,${openai.url},openai`,
+      CLOSEDPAW_CLOUD_MODELS: `openai/gpt-4o-mini,${CLAUDE}`,
+      CLOSEDPAW_CLOUD_PRICES: `openai/gpt-4o-mini=0.15/0.60,${CLAUDE}=0.8/4`,
+      CLOSEDPAW_CLOUD_PROVIDERS: `openai=openai,${openai.url},openai;anthropic=anthropic,${anthropic.url},anthropic`,
     },
     { auditSink: sink },
     logger,
@@ -94,7 +103,7 @@ before(async () => {
  * takes it into account (see the report): then the task waits for a human, the Approval names the
  * provider and model, and the admin approves as themselves. Before that the task runs at once.
  */
-async function approveIfAsked(name: string): Promise<void> {
+async function approveIfAsked(name: string, model = 'openai/gpt-4o-mini'): Promise<void> {
   const task = await tasks.waitFor(
     name,
     'a decision on approval',
@@ -105,7 +114,9 @@ async function approveIfAsked(name: string): Promise<void> {
   const approval = (await tasks.listApprovals()).find((a) => a.spec.taskRef.name === name);
   assert.ok(approval, 'an Approval for the cloud task');
   assert.ok(
-    approval.spec.risk.reasons.some((r) => /cloud model openai\/gpt-4o-mini.*provider openai/.test(r)),
+    approval.spec.risk.reasons.some(
+      (r) => r.includes(`cloud model ${model}`) && r.includes(`provider ${model.split('/')[0]}`),
+    ),
     JSON.stringify(approval.spec.risk),
   );
   const me = await whoAmI(kc);
@@ -127,6 +138,7 @@ after(async () => {
   await kubelet?.stop();
   await sink?.close();
   await openai?.stop();
+  await anthropic?.stop();
   await deleteNamespace(ns);
   await rm(dir, { recursive: true, force: true });
 });
@@ -206,6 +218,36 @@ describe('a cloud task through the gateway, in gVisor', () => {
     }
   });
 
+  test('anthropic: tool use and results translated both ways through the operator and gVisor, key as x-api-key', async () => {
+    anthropic.script(
+      { type: 'tool_calls', calls: [{ name: 'read_file', arguments: { path: 'todo.txt' } }] },
+      { type: 'text', content: 'The list says: water the plants.' },
+    );
+    await tasks.create('claude-todo', {
+      prompt: 'What is on the list?',
+      model: CLAUDE,
+      tools: ['fs.read'],
+      inputs: [{ path: 'todo.txt', content: 'water the plants' }],
+    });
+    await approveIfAsked('claude-todo', CLAUDE);
+    const done = await tasks.waitForPhase('claude-todo', 'Succeeded', 180_000);
+    assert.equal(done.status?.result?.summary, 'The list says: water the plants.');
+    assert.equal(anthropic.requests.length, 2, 'one provider call per agent step');
+    for (const r of anthropic.requests) {
+      assert.equal(r.headers['x-api-key'], ANTHROPIC_KEY, 'the key is added by the gateway, on the way out');
+      assert.equal(r.body.model, 'claude-3-5-haiku-latest');
+    }
+    const messages = anthropic.requests[1]!.body.messages as Array<{ role: string; content: unknown }>;
+    const blocks = messages.flatMap((m) =>
+      Array.isArray(m.content) ? (m.content as Record<string, unknown>[]) : [],
+    );
+    const use = blocks.find((b) => b.type === 'tool_use');
+    const result = blocks.find((b) => b.type === 'tool_result');
+    assert.deepEqual([use?.name, use?.input], ['read_file', { path: 'todo.txt' }]);
+    assert.equal(result?.tool_use_id, use?.id, 'the tool result answers its call');
+    assert.match(JSON.stringify(result?.content), /water the plants/);
+  });
+
   test('the token budget ends a cloud task Failed with BudgetExceeded', async () => {
     // The first step spends (almost) the whole token budget; the gateway refuses the second before the provider.
     openai.script({
@@ -278,9 +320,16 @@ describe('a cloud task through the gateway, in gVisor', () => {
     places.auditDecrypted = JSON.stringify(decrypted);
     places.logs = logLines.join('');
     places.vaultFile = await readFile(join(dir, 'state', 'vault', 'openai.json'), 'utf8');
+    places.anthropicVaultFile = await readFile(join(dir, 'state', 'vault', 'anthropic.json'), 'utf8');
     assert.ok(places.logs.length > 0 && decrypted.length > 0, 'there was something to search');
     for (const [where, text] of Object.entries(places)) {
-      for (const needle of [KEY, KEY.slice(8, 40), Buffer.from(KEY).toString('base64')]) {
+      for (const needle of [
+        KEY,
+        KEY.slice(8, 40),
+        Buffer.from(KEY).toString('base64'),
+        ANTHROPIC_KEY,
+        ANTHROPIC_KEY.slice(14, 46),
+      ]) {
         assert.equal(text.includes(needle), false, `the key (or part of it) is in ${where}`);
       }
     }

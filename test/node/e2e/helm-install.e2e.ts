@@ -68,6 +68,9 @@ const ollamaIp = `10.96.${200 + (Number.parseInt(id.slice(0, 2), 16) % 50)}.${2 
 const helm = (state: NodeState, args: string[]) =>
   runCommand(HELM, args, { env: { ...process.env, KUBECONFIG: state.kubeconfig } });
 
+const closedpaw = (state: NodeState, args: string[]) =>
+  runCommand(CLI, args, { env: { ...process.env, KUBECONFIG: state.kubeconfig } });
+
 const getJson = async <T>(state: NodeState, args: string[]): Promise<T> =>
   JSON.parse(await kubectl(state, ['get', ...args, '-o', 'json'])) as T;
 
@@ -131,17 +134,26 @@ describe('helm install onto the real node', { timeout: 900_000 }, () => {
     console.error(`# helm-install timings: ${JSON.stringify(timings)}`);
   });
 
-  test('helm install runs the operator from the imported image, by digest, until Ready', async () => {
+  test('closedpaw up (helm install) runs the operator from the imported image, by digest, until Ready', async () => {
     const valuesFile = join(state.dir, 'helm-volumes', id, 'values.yaml');
     await writeFile(
       valuesFile,
       stringify(releaseValues({ images, agentNamespace: agents, ollamaIp, storageClass: STORAGE_CLASS })),
     );
     const started = Date.now();
-    const install = await helm(state, ['install', release, CHART, '-n', ns, '-f', valuesFile]);
-    assert.equal(install.code, 0, install.stderr);
-    assert.match(install.stdout, /helm test/, 'NOTES name the next steps');
-    await kubectl(state, ['rollout', 'status', `deployment/${name}`, '-n', ns, '--timeout=300s']);
+    const up = await closedpaw(state, [
+      'up',
+      ...['-f', valuesFile, '-n', ns, '--release', release, '--helm', HELM, '--timeout', '300s'],
+    ]);
+    assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
+    assert.match(
+      up.stdout,
+      new RegExp(`ClosedPaw is Ready in namespace ${ns} \\(release ${release}, revision 1\\)`),
+    );
+    assert.match(up.stdout, /closedpaw ui -n /, 'it says how to open the UI');
+    const notes = await helm(state, ['get', 'notes', release, '-n', ns]);
+    assert.match(notes.stdout, /helm test/, 'NOTES name the next steps');
+    await kubectl(state, ['rollout', 'status', `deployment/${name}`, '-n', ns, '--timeout=10s']);
     timings['install→operator Ready'] = seconds(Date.now() - started);
 
     const pods = await getJson<{ items: PodJson[] }>(state, [
@@ -394,6 +406,34 @@ describe('helm install onto the real node', { timeout: 900_000 }, () => {
       assert.equal(call.status, 200);
       assert.ok((call.responseBytes ?? 0) > 0, JSON.stringify(call));
     }
+  });
+
+  test('closedpaw doctor on this install: nothing fails, its NetworkPolicy probe really ran on the node', async (t) => {
+    const doctor = await closedpaw(state, ['doctor', '-n', ns, '-o', 'json', '--probe-timeout', '120s']);
+    const report = JSON.parse(doctor.stdout) as {
+      success: boolean;
+      categories: { category: string; checks: { id: string; result: string; title: string }[] }[];
+    };
+    const checks = report.categories.flatMap((c) => c.checks);
+    t.diagnostic(checks.map((c) => `${c.result} ${c.id}`).join('; '));
+    assert.deepEqual(
+      checks.filter((c) => c.result === 'fail'),
+      [],
+      doctor.stdout,
+    );
+    assert.equal(doctor.code, 0, doctor.stderr);
+    assert.equal(report.success, true);
+    const result = (id: string) => checks.find((c) => c.id === id)?.result;
+    for (const id of [
+      'netpol-enforced',
+      'operator-ready',
+      'leader',
+      'gateway',
+      'readyz',
+      'models',
+      'audit-writable',
+    ])
+      assert.equal(result(id), 'ok', `${id}: ${doctor.stdout}`);
   });
 
   test('the operator logged no error in the whole run', async (t) => {

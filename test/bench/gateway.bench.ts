@@ -1,13 +1,15 @@
 // Model gateway benchmark: the same chat request N times straight to the upstream and N times through
 // the gateway (token check, task state, budget, audit to a real sealed store, streaming proxy),
 // interleaved in one run so both see the same machine load. Overhead = difference of the medians
-// (and of the p99s), and the same with the model's own reported compute time taken out. With OLLAMA_HOST set, the upstream is that real Ollama and its smollm2:135m;
-// otherwise a scripted Ollama, and every metric name ends in `_scripted`.
-// Run: node test/bench/gateway.bench.ts [requests]
+// (and of the p99s), and the same with the model's own reported compute time taken out. Measured twice:
+// against the real Ollama with smollm2:135m (OLLAMA_HOST, else one started here from hack/ollama), and against
+// a scripted Ollama, whose metric names end in `_scripted` (no model noise: the gateway's own cost).
+// Run: node test/bench/gateway.bench.ts
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ensureOllamaBuilt, type RunningOllama, startOllama } from '../../hack/ollama/server.ts';
 import { generateKey, loadKeyring, openAuditSink } from '../../operator/src/audit/index.ts';
 import { createGateway } from '../../operator/src/gateway/gateway.ts';
 import {
@@ -18,29 +20,17 @@ import {
 import { ScriptedOllama } from '../support/scripted-ollama.ts';
 import { percentile, report } from './report.ts';
 
-const real = process.env.OLLAMA_HOST;
-const REQUESTS = Number(process.argv[2] ?? (real ? 40 : 400));
-const WARMUP = real ? 3 : 20;
 const MODEL = 'smollm2:135m';
-const suffix = real ? '' : '_scripted';
 
 function upstreamUrl(host: string): string {
   const withScheme = host.includes('://') ? host : `http://${host}`;
   return new URL(withScheme).origin;
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'closedpaw-gateway-bench-'));
-const scripted = real
-  ? undefined
-  : await ScriptedOllama.start({
-      models: [MODEL],
-      fallback: () => ({ type: 'text', content: 'Hello! How can I help you today?', chunks: 8 }),
-    });
-try {
-  const upstream = real ? upstreamUrl(real) : (scripted as ScriptedOllama).url;
-  process.stderr.write(
-    `# gateway bench: ${REQUESTS} requests each way, upstream ${real ? upstream : 'scripted'}\n`,
-  );
+async function measure(upstream: string, suffix: string, requests: number, warmup: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'closedpaw-gateway-bench-'));
+  const kind = suffix ? 'a scripted Ollama' : 'the real Ollama';
+  process.stderr.write(`# gateway bench: ${requests} requests each way, upstream ${kind} at ${upstream}\n`);
   await generateKey(join(dir, 'keys'), { kid: 'bench' });
   const sink = await openAuditSink({
     logPath: join(dir, 'audit.log'),
@@ -83,13 +73,13 @@ try {
     return { wall, outside: wall - (final.total_duration ?? 0) / 1e6 };
   }
 
-  for (let i = 0; i < WARMUP; i++) {
+  for (let i = 0; i < warmup; i++) {
     await timed(upstream, false);
     await timed(via, true);
   }
   const direct: Array<{ wall: number; outside: number }> = [];
   const gated: Array<{ wall: number; outside: number }> = [];
-  for (let i = 0; i < REQUESTS; i++) {
+  for (let i = 0; i < requests; i++) {
     // Alternate which goes first so neither always runs right after the other.
     if (i % 2 === 0) {
       direct.push(await timed(upstream, false));
@@ -123,7 +113,27 @@ try {
   report(`gateway_via_ms_p50${suffix}`, p50Gated, 'ms');
   await gateway.close();
   await sink.close();
-} finally {
-  await scripted?.stop();
   await rm(dir, { recursive: true, force: true });
+}
+
+const scripted = await ScriptedOllama.start({
+  models: [MODEL],
+  fallback: () => ({ type: 'text', content: 'Hello! How can I help you today?', chunks: 8 }),
+});
+let started: { ollama: RunningOllama; dir: string } | undefined;
+try {
+  await measure(scripted.url, '_scripted', 400, 20);
+  let real = process.env.OLLAMA_HOST;
+  if (!real) {
+    const dir = await mkdtemp(join(tmpdir(), 'closedpaw-gateway-bench-ollama-'));
+    started = { ollama: await startOllama(dir, { artifacts: await ensureOllamaBuilt() }), dir };
+    real = started.ollama.url;
+  }
+  await measure(upstreamUrl(real), '', 40, 3);
+} finally {
+  await scripted.stop();
+  if (started) {
+    await started.ollama.stop();
+    await rm(started.dir, { recursive: true, force: true });
+  }
 }

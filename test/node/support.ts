@@ -14,6 +14,9 @@ import { cacheRoot } from '../../hack/images/build.ts';
 import { compileStatic } from '../../hack/images/images.ts';
 import { nodeDir } from '../../hack/node/layout.ts';
 import { BIN, type NodeState, runningNode } from '../../hack/node/node.ts';
+import { agentTaskSpecSchema } from '../../operator/src/api/agenttask.ts';
+import type { AgentTask } from '../../operator/src/api/types.ts';
+import { buildPod } from '../../operator/src/sandbox/pod.ts';
 
 export const NONROOT = 65532;
 
@@ -79,96 +82,46 @@ export interface PodOptions {
   initContainers?: { name: string; command: string[] }[];
 }
 
-const hardenedContainer = {
-  runAsNonRoot: true,
-  runAsUser: NONROOT,
-  runAsGroup: NONROOT,
-  privileged: false,
-  allowPrivilegeEscalation: false,
-  readOnlyRootFilesystem: true,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-};
-
-/** The operator's sandbox pod (operator/src/sandbox/pod.ts), with the test's image and command. */
+/**
+ * The operator's sandbox pod, built by operator/src/sandbox/pod.ts itself, with only what a node test must
+ * change: its image, command and init containers, labels and annotations, deadline, limits and workspace
+ * size; no owner (there is no task object: the garbage collector would delete the pod). Everything the
+ * hardening consists of (securityContexts, no token, no service links, volumes, mounts) stays the operator's.
+ */
 export function hardenedPod(o: PodOptions): object {
-  const limits = { cpu: o.cpu ?? '200m', memory: o.memory ?? '256Mi', 'ephemeral-storage': '64Mi' };
-  const taskSpec = o.annotations?.['closedpaw.dev/task-spec'];
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: o.name,
-      namespace: o.namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'closedpaw-node-test', ...o.labels },
-      annotations: o.annotations ?? {},
-    },
-    spec: {
-      runtimeClassName: o.runtimeClassName ?? 'gvisor',
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      restartPolicy: 'Never',
-      activeDeadlineSeconds: o.activeDeadlineSeconds ?? 120,
-      terminationGracePeriodSeconds: 2,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: NONROOT,
-        runAsGroup: NONROOT,
-        fsGroup: NONROOT,
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
-      initContainers: (o.initContainers ?? []).map((c) => ({
-        name: c.name,
-        image: o.image,
-        imagePullPolicy: 'IfNotPresent',
-        command: c.command,
-        securityContext: hardenedContainer,
-        resources: { limits, requests: limits },
-      })),
-      containers: [
-        {
-          name: 'agent',
-          image: o.image,
-          imagePullPolicy: 'IfNotPresent',
-          command: o.command,
-          workingDir: '/workspace',
-          env: [
-            { name: 'CLOSEDPAW_TASK_FILE', value: '/etc/closedpaw/task.json' },
-            { name: 'HOME', value: '/workspace' },
-            { name: 'TMPDIR', value: '/workspace' },
-          ],
-          resources: { limits, requests: limits },
-          securityContext: hardenedContainer,
-          volumeMounts: [
-            { name: 'workspace', mountPath: '/workspace' },
-            ...(taskSpec !== undefined
-              ? [{ name: 'task', mountPath: '/etc/closedpaw', readOnly: true }]
-              : []),
-          ],
-          terminationMessagePolicy: 'File',
-        },
-      ],
-      volumes: [
-        { name: 'workspace', emptyDir: { sizeLimit: o.workspaceSizeLimit ?? '32Mi' } },
-        ...(taskSpec !== undefined
-          ? [
-              {
-                name: 'task',
-                downwardAPI: {
-                  defaultMode: 0o444,
-                  items: [
-                    {
-                      path: 'task.json',
-                      fieldRef: { fieldPath: "metadata.annotations['closedpaw.dev/task-spec']" },
-                    },
-                  ],
-                },
-              },
-            ]
-          : []),
-      ],
-    },
+  const spec = agentTaskSpecSchema.parse({
+    prompt: 'node test',
+    model: 'none',
+    runtimeClassName: o.runtimeClassName ?? 'gvisor',
+    timeoutSeconds: o.activeDeadlineSeconds ?? 120,
+    resources: { cpu: o.cpu ?? '200m', memory: o.memory ?? '256Mi', ephemeralStorage: '64Mi' },
+  });
+  const task = { metadata: { name: o.name, namespace: o.namespace, uid: 'node-test' }, spec } as AgentTask;
+  const config = {
+    runnerImage: o.image,
+    runnerUid: NONROOT,
+    gatewayUrl: 'http://127.0.0.1:1',
+    isolationProbes: ['127.0.0.1:1'],
   };
+  const pod = buildPod(task, config);
+  const [init] = pod.spec!.initContainers!;
+  const [agent] = pod.spec!.containers;
+  pod.metadata = {
+    name: o.name,
+    namespace: o.namespace,
+    labels: { 'app.kubernetes.io/managed-by': 'closedpaw-node-test', ...o.labels },
+    annotations: o.annotations ?? {},
+  };
+  pod.spec!.terminationGracePeriodSeconds = 2;
+  pod.spec!.initContainers = (o.initContainers ?? []).map((c) => ({
+    ...init!,
+    name: c.name,
+    command: c.command,
+  }));
+  pod.spec!.containers = [{ ...agent!, name: 'agent', command: o.command }];
+  const workspace = pod.spec!.volumes!.find((v) => v.name === 'workspace')!;
+  workspace.emptyDir = { sizeLimit: o.workspaceSizeLimit ?? '32Mi' };
+  return pod;
 }
 
 export interface PodStatus {

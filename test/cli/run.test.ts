@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { frameResult } from '../../operator/src/api/result-frame.ts';
 import { runRunCli } from '../../operator/src/cli/run.ts';
 import type { RunningOperator } from '../../operator/src/operator.ts';
@@ -108,6 +109,30 @@ describe('closedpaw run', () => {
     const task = JSON.parse(r.stdout) as { status: { phase: string; result: { summary: string } } };
     assert.equal(task.status.phase, 'Succeeded');
     assert.equal(task.status.result.summary, 'The answer is 42.');
+  });
+
+  test('-o yaml prints the same final task object as YAML', async () => {
+    const r = await cli([
+      'run',
+      'Again.',
+      '--model',
+      'llama3.2:3b',
+      '--name',
+      'ok-yaml',
+      '-n',
+      ns,
+      '-o',
+      'yaml',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const task = parse(r.stdout) as {
+      metadata: { name: string };
+      status: { phase: string; result: { summary: string } };
+    };
+    assert.equal(task.metadata.name, 'ok-yaml');
+    assert.equal(task.status.phase, 'Succeeded');
+    assert.equal(task.status.result.summary, 'The answer is 42.');
+    assert.throws(() => JSON.parse(r.stdout), 'YAML, not JSON');
   });
 
   test('failure: prints the failure reason with what it means, exits 1', async () => {

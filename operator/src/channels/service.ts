@@ -270,6 +270,17 @@ export async function startChannels(w: ChannelsWiring): Promise<RunningChannels>
   };
 }
 
+/** The AgentTask a chat message asks for: no tools, and always approval: required. */
+export function intakeTask(model: string, prompt: string) {
+  return {
+    apiVersion: 'closedpaw.dev/v1alpha1',
+    kind: 'AgentTask',
+    metadata: { generateName: 'chat-', labels: { 'closedpaw.dev/source': 'channel' } },
+    // Chat intake is at least high risk: approval: required makes it critical, so a human approves it.
+    spec: { prompt: prompt.slice(0, 32768), model, tools: [], approval: 'required' },
+  };
+}
+
 /** Task intake: an AgentTask created as the paired user (the API server checks their RBAC), always approval: required. */
 function intakeSettings(settings: NonNullable<ChannelSettings['intake']>, rest: RestClient): IntakeSettings {
   return {
@@ -280,13 +291,7 @@ function intakeSettings(settings: NonNullable<ChannelSettings['intake']>, rest: 
         {
           method: 'POST',
           headers: { 'Impersonate-User': user },
-          body: {
-            apiVersion: 'closedpaw.dev/v1alpha1',
-            kind: 'AgentTask',
-            metadata: { generateName: 'chat-', labels: { 'closedpaw.dev/source': 'channel' } },
-            // Chat intake is at least high risk: approval: required makes it critical, so a human approves it.
-            spec: { prompt: prompt.slice(0, 32768), model: settings.model, tools: [], approval: 'required' },
-          },
+          body: intakeTask(settings.model, prompt),
         },
       );
       return created.metadata?.name ?? '?';

@@ -34,6 +34,7 @@ import {
   apply,
   connectResults,
   deleteNamespace,
+  events,
   finished,
   hardenedPod,
   kubectl,
@@ -344,6 +345,40 @@ describe('helm install onto the real node', { timeout: 900_000 }, () => {
     );
   });
 
+  test('an AgentTask on kata-qemu (no such runtime on this node) never runs: the pod never starts, the task stays Pending', async () => {
+    const task = {
+      apiVersion: 'closedpaw.dev/v1alpha1',
+      kind: 'AgentTask',
+      metadata: { name: 'no-kata', namespace: agents },
+      spec: {
+        prompt: 'List the files.',
+        model: OLLAMA_MODEL,
+        runtimeClassName: 'kata-qemu',
+        tools: ['fs.list'],
+      },
+    };
+    await kubectl(state, ['apply', '-f', '-'], stringify(task));
+    const seen = await waitUntil(
+      'the kata-qemu pod fails to get a sandbox',
+      async () => {
+        const log = await events(state, agents, 'no-kata-agent');
+        return log.includes('FailedCreatePodSandBox') ? log : undefined;
+      },
+      120_000,
+    );
+    assert.match(seen, /kata-qemu/);
+    const t = await getJson<AgentTask>(state, ['agenttask', 'no-kata', '-n', agents]);
+    assert.equal(t.status?.phase, 'Pending', JSON.stringify(t.status));
+    assert.equal(t.status?.conditions?.find((c) => c.type === 'SandboxReady')?.status, 'False');
+    const pod = await getJson<PodJson>(state, ['pod', 'no-kata-agent', '-n', agents]);
+    assert.equal(
+      pod.status.containerStatuses?.[0]?.containerID,
+      undefined,
+      'the agent container never existed',
+    );
+    await kubectl(state, ['delete', 'agenttask', 'no-kata', '-n', agents, '--wait=true', '--timeout=60s']);
+  });
+
   test("the task's NetworkPolicy lets the pod reach the gateway and nothing else", async () => {
     const policy = await getJson<{ spec: Record<string, unknown> }>(state, [
       'networkpolicy',
@@ -507,7 +542,7 @@ describe('helm install onto the real node', { timeout: 900_000 }, () => {
 interface PodJson {
   spec: { runtimeClassName?: string; containers: { image: string; imagePullPolicy?: string }[] };
   status: {
-    containerStatuses?: { imageID?: string }[];
+    containerStatuses?: { imageID?: string; containerID?: string }[];
     initContainerStatuses?: { name: string; state?: { terminated?: { exitCode: number } } }[];
   };
 }

@@ -92,49 +92,36 @@ describe('closedpaw run', () => {
     assert.equal(task?.metadata.labels?.['app.kubernetes.io/created-by'], 'closedpaw-cli');
   });
 
-  test('-o json prints the final task object instead of the result', async () => {
-    const r = await cli([
-      'run',
-      'Again.',
-      '--model',
-      'llama3.2:3b',
-      '--name',
-      'ok-json',
-      '-n',
-      ns,
-      '-o',
-      'json',
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const task = JSON.parse(r.stdout) as { status: { phase: string; result: { summary: string } } };
-    assert.equal(task.status.phase, 'Succeeded');
-    assert.equal(task.status.result.summary, 'The answer is 42.');
-  });
-
-  test('-o yaml prints the same final task object as YAML', async () => {
-    const r = await cli([
-      'run',
-      'Again.',
-      '--model',
-      'llama3.2:3b',
-      '--name',
-      'ok-yaml',
-      '-n',
-      ns,
-      '-o',
-      'yaml',
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const task = parse(r.stdout) as {
-      metadata: { name: string };
-      status: { phase: string; result: { summary: string } };
-    };
-    assert.equal(task.metadata.name, 'ok-yaml');
-    assert.equal(task.status.phase, 'Succeeded');
-    assert.equal(task.status.result.summary, 'The answer is 42.');
-    assert.throws(() => JSON.parse(r.stdout), 'YAML, not JSON');
-  });
-
+  const formats: [string, (text: string) => unknown][] = [
+    ['json', JSON.parse],
+    ['yaml', parse],
+  ];
+  for (const [format, read] of formats) {
+    test(`-o ${format} prints the final task object instead of the result`, async () => {
+      const name = `ok-${format}`;
+      const r = await cli([
+        'run',
+        'Again.',
+        '--model',
+        'llama3.2:3b',
+        '--name',
+        name,
+        '-n',
+        ns,
+        '-o',
+        format,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const task = read(r.stdout) as {
+        metadata: { name: string };
+        status: { phase: string; result: { summary: string } };
+      };
+      assert.equal(task.metadata.name, name);
+      assert.equal(task.status.phase, 'Succeeded');
+      assert.equal(task.status.result.summary, 'The answer is 42.');
+      if (format === 'yaml') assert.throws(() => JSON.parse(r.stdout), 'YAML, not JSON');
+    });
+  }
   test('failure: prints the failure reason with what it means, exits 1', async () => {
     const r = await cli([
       'run',

@@ -3,8 +3,9 @@
  * Ollama + SmolLM2, the operator, the runner bundle, the UI), starts a real Ollama, and uses — in this
  * order — $KUBECONFIG when it points at a reachable cluster other than the real node, the real node when
  * `npm run node:up` runs one (pods really run in gVisor and the samples get a real answer), else the embedded
- * control plane (pods are created but cannot run: it has no node). Installs the CRDs and policies, starts the operator with its
- * approval UI and gateway, applies the samples, prints what to do next. Ctrl-C stops what it started.
+ * control plane (pods are created but cannot run: it has no node). Sets up the demo (hack/demo.ts), starts
+ * the operator as the chart's service account with its approval UI and gateway, applies the samples, prints
+ * what to do next. Ctrl-C stops what it started.
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';

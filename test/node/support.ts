@@ -84,15 +84,14 @@ export interface PodOptions {
 
 /**
  * The operator's sandbox pod, built by operator/src/sandbox/pod.ts itself, with only what a node test must
- * change: its image, command and init containers, labels and annotations, deadline, limits and workspace
- * size; no owner (there is no task object: the garbage collector would delete the pod). Everything the
+ * change: its image, command and init containers, RuntimeClass, labels and annotations, deadline, limits and
+ * workspace size; no owner (there is no task object: the garbage collector would delete the pod). Everything the
  * hardening consists of (securityContexts, no token, no service links, volumes, mounts) stays the operator's.
  */
 export function hardenedPod(o: PodOptions): object {
   const spec = agentTaskSpecSchema.parse({
     prompt: 'node test',
     model: 'none',
-    runtimeClassName: o.runtimeClassName ?? 'gvisor',
     timeoutSeconds: o.activeDeadlineSeconds ?? 120,
     resources: { cpu: o.cpu ?? '200m', memory: o.memory ?? '256Mi', ephemeralStorage: '64Mi' },
   });
@@ -112,6 +111,7 @@ export function hardenedPod(o: PodOptions): object {
     labels: { 'app.kubernetes.io/managed-by': 'closedpaw-node-test', ...o.labels },
     annotations: o.annotations ?? {},
   };
+  pod.spec!.runtimeClassName = o.runtimeClassName ?? 'gvisor'; // tests also name classes a task may not
   pod.spec!.terminationGracePeriodSeconds = 2;
   pod.spec!.initContainers = (o.initContainers ?? []).map((c) => ({
     ...init!,

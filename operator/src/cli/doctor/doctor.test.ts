@@ -56,6 +56,9 @@ describe('doctor: cluster', () => {
       [{ installed: expected, ...bound }, false, 'ok'],
       [{ bindings: [] }, false, 'fail'],
       [{ bindings: [] }, true, 'ok'],
+      // A policy the installation goes without (the pairing policy with channels off); installed, it is judged.
+      [{ bindings: [], optional: 'approval channels are off' }, false, 'ok'],
+      [{ installed: edited, ...bound, optional: 'approval channels are off' }, false, 'fail'],
       [{ installed: edited, ...bound }, false, 'fail'],
       [{ installed: expected, bindings: [] }, false, 'fail'],
       [

@@ -25,6 +25,7 @@ import { parseAllDocuments } from 'yaml';
 import { buildCrd, RESOURCE_DEFINITIONS } from '../../api/crd.ts';
 import { AGENT_TASK, GROUP, VERSION } from '../../api/meta.ts';
 import type { AgentTask } from '../../api/types.ts';
+import { PAIRING_POLICY_NAME } from '../../channels/pairing-resource.ts';
 import { statusCode } from '../../k8s/errors.ts';
 import {
   type CliIo,
@@ -112,7 +113,17 @@ const orUndefined = async <T>(p: Promise<T>): Promise<T | undefined> => {
   }
 };
 
-async function clusterChecks(kc: KubeConfig, o: DoctorOptions): Promise<Check[]> {
+/** Whether the operator runs with approval channels on (its CLOSEDPAW_CHANNELS names a platform). */
+const channelsOn = (operator: OperatorLocation | undefined) =>
+  (operator?.container.env ?? []).some(
+    (e) => e.name === 'CLOSEDPAW_CHANNELS' && (e.value ?? '').trim() !== '',
+  );
+
+async function clusterChecks(
+  kc: KubeConfig,
+  o: DoctorOptions,
+  operator: OperatorLocation | undefined,
+): Promise<Check[]> {
   const checks: Check[] = [];
   // Raw JSON: client-node's models rename schema keys (default → _default, x-kubernetes-* → x_kubernetes_*).
   const raw = kc.makeApiClient(CustomObjectsApi);
@@ -135,7 +146,14 @@ async function clusterChecks(kc: KubeConfig, o: DoctorOptions): Promise<Check[]>
     const name = expected.metadata!.name!;
     const installed = await orUndefined(adm.readValidatingAdmissionPolicy({ name }));
     const mine = bindings.filter((b) => b.spec?.policyName === name);
-    const facts: judge.PolicyFacts = { ...(installed ? { installed } : {}), bindings: [] };
+    const facts: judge.PolicyFacts = {
+      ...(installed ? { installed } : {}),
+      bindings: [],
+      // The chart installs the pairing policy only with approval channels on.
+      ...(name === PAIRING_POLICY_NAME && !channelsOn(operator)
+        ? { optional: 'approval channels are off' }
+        : {}),
+    };
     for (const b of mine) {
       const ref = b.spec?.paramRef;
       const paramFound =
@@ -424,8 +442,8 @@ export async function doctor(kc: KubeConfig, o: DoctorOptions): Promise<Check[]>
     }
   };
   if (o.pre) checks.push(...(await guard('install rights', () => installRights(kc))));
-  checks.push(...(await guard('cluster', () => clusterChecks(kc, o))));
   const operator = o.pre ? undefined : await findOperator(kc, o.namespace).catch(() => undefined);
+  checks.push(...(await guard('cluster', () => clusterChecks(kc, o, operator))));
   checks.push(...(await guard('runtime and network', () => runtimeAndNetworkChecks(kc, o, operator))));
   if (!o.pre) checks.push(...(await guard('operator', () => operatorChecks(kc, o, operator))));
   return checks;

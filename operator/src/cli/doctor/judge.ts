@@ -121,12 +121,15 @@ export interface PolicyFacts {
   installed?: V1ValidatingAdmissionPolicy;
   /** Bindings naming this policy. */
   bindings: Array<{ name: string; paramRef?: { name?: string; namespace?: string }; paramFound?: boolean }>;
+  /** Why this installation may go without the policy (e.g. a feature it guards is off). */
+  optional?: string;
 }
 
 export function judgePolicy(expected: V1ValidatingAdmissionPolicy, facts: PolicyFacts, pre: boolean): Check {
   const name = expected.metadata?.name ?? '?';
   const id = `policy-${name}`;
   if (!facts.installed) {
+    if (facts.optional) return ok('cluster', id, `admission policy ${name} is not needed: ${facts.optional}`);
     return pre
       ? ok('cluster', id, `admission policy ${name} is not installed yet`, 'closedpaw up installs it')
       : fail(

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from './cluster/processes.ts';
+import { aptInstall } from './debian.ts';
 
 const HACK = import.meta.dirname;
 
@@ -58,26 +59,33 @@ async function runIn(cwd: string, command: string, args: string[], what: string)
 async function debianPackages(): Promise<void> {
   const missing: typeof DEBIAN = [];
   for (const item of DEBIAN) if (!(await item.found())) missing.push(item);
-  if (missing.length === 0) return;
-  const packages = [...new Set(missing.map((m) => m.pkg))];
   const why = missing.map((m) => `${m.command} (${m.why})`).join(', ');
-  const install = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${packages.join(' ')}`;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `missing ${why}. Install them as root, then run the tests again:\n  sudo sh -c '${install}'`,
-    );
-  }
-  log(`installing Debian packages: ${packages.join(' ')} (for ${why})`);
-  await run('sh', ['-c', install], 'apt-get install');
+  await aptInstall(
+    missing.map((m) => m.pkg),
+    why,
+    log,
+  );
 }
 
-async function main(): Promise<void> {
-  const started = Date.now();
-  if (!(await onPath('go'))) {
+/** Go >= 1.26 on PATH, within seconds (the builds would fail minutes later otherwise). */
+async function goToolchain(): Promise<void> {
+  const version = await runCommand('go', ['env', 'GOVERSION']).catch(() => undefined);
+  const [major, minor] = (/^go(\d+)\.(\d+)/.exec(version?.stdout.trim() ?? '') ?? []).slice(1).map(Number);
+  if (version?.code !== 0 || major === undefined || minor === undefined) {
     throw new Error(
       'Go >= 1.26 is missing: install it (https://go.dev/doc/install), then run the tests again',
     );
   }
+  if (major < 1 || (major === 1 && minor < 26)) {
+    throw new Error(
+      `Go ${version.stdout.trim()} is too old: install Go >= 1.26 (https://go.dev/doc/install), then run the tests again`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  await goToolchain();
   await debianPackages();
   log('control plane and helm (cached per pin; a cold build takes several minutes)');
   await run('bash', [join(HACK, 'build-kube.sh')], 'hack/build-kube.sh');

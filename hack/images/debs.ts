@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../cluster/processes.ts';
+import { aptUpdate } from '../debian.ts';
 
 export interface Deb {
   name: string;
@@ -24,20 +25,27 @@ async function run(command: string, args: string[], cwd?: string): Promise<strin
   return result.stdout;
 }
 
-async function candidateVersion(name: string): Promise<string> {
-  const policy = await run('apt-cache', ['policy', name]);
-  const version = /Candidate:\s*(\S+)/.exec(policy)?.[1];
-  if (!version || version === '(none)') {
-    throw new Error(
-      `Debian package ${name} has no candidate version: run apt-get update (as root) and retry`,
-    );
-  }
-  return version;
+async function candidateVersion(name: string): Promise<string | undefined> {
+  const version = /Candidate:\s*(\S+)/.exec(await run('apt-cache', ['policy', name]))?.[1];
+  return version && version !== '(none)' ? version : undefined;
+}
+
+/** The version apt would download; a fresh machine has no package lists yet, so root refreshes them once. */
+async function downloadableVersion(name: string): Promise<string> {
+  const version = await candidateVersion(name);
+  if (version) return version;
+  await aptUpdate(`Debian package ${name} has no candidate version`, (m) =>
+    process.stderr.write(`[images] ${m}\n`),
+  );
+  const refreshed = await candidateVersion(name);
+  if (!refreshed)
+    throw new Error(`Debian package ${name} has no candidate version even after apt-get update`);
+  return refreshed;
 }
 
 /** Downloads (once) and unpacks `name`; call `cleanup` on the result's root when done. */
 export async function unpackDeb(cacheDir: string, name: string): Promise<Deb> {
-  const version = await candidateVersion(name);
+  const version = await downloadableVersion(name);
   const debDir = join(cacheDir, 'debs');
   await mkdir(debDir, { recursive: true });
   const fileVersion = version.replace(/:/g, '%3a');

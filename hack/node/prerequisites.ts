@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { runCommand } from '../cluster/processes.ts';
+import { aptInstall } from '../debian.ts';
 
 export interface HostFacts {
   uid: number;
@@ -93,7 +94,22 @@ export async function hostFacts(): Promise<HostFacts> {
   };
 }
 
+/** The Debian packages that bring what `facts` lacks (Go is not one: it comes from go.dev). */
+export function missingPackages(facts: HostFacts): string[] {
+  const commands = Object.keys(REQUIRED_COMMANDS).filter((c) => !facts.commands[c] && c !== 'go');
+  const packages = commands.flatMap((c) => REQUIRED_COMMANDS[c]!.split(' '));
+  if (CNI_PLUGINS.some((p) => !facts.cniPlugins[p])) packages.push('containernetworking-plugins');
+  return [...new Set(packages)];
+}
+
+/** Installs the missing Debian packages (node:up runs as root), then fails naming whatever is still missing. */
 export async function checkPrerequisites(): Promise<void> {
-  const reasons = missingPrerequisites(await hostFacts());
+  let facts = await hostFacts();
+  const packages = missingPackages(facts);
+  if (packages.length > 0 && facts.uid === 0) {
+    await aptInstall(packages, 'the real node', (m) => process.stderr.write(`[node] ${m}\n`));
+    facts = await hostFacts();
+  }
+  const reasons = missingPrerequisites(facts);
   if (reasons.length > 0) throw new Error(`cannot start the node:\n  - ${reasons.join('\n  - ')}`);
 }

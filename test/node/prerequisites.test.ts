@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   CNI_PLUGINS,
   type HostFacts,
+  missingPackages,
   missingPrerequisites,
   REQUIRED_COMMANDS,
 } from '../../hack/node/prerequisites.ts';
@@ -43,3 +44,18 @@ for (const [name, change, expected] of cases) {
     }
   });
 }
+
+test('the Debian packages node:up installs for what is missing (Go is never one of them)', () => {
+  const without = (...names: string[]) => ({
+    ...ok,
+    commands: { ...ok.commands, ...Object.fromEntries(names.map((n) => [n, false])) },
+  });
+  const rows: [HostFacts, string[]][] = [
+    [ok, []],
+    [without('iptables', 'iptables-save'), ['iptables']],
+    [without('gcc', 'nft'), ['nftables', 'gcc', 'libc6-dev'].sort()],
+    [without('go'), []],
+    [{ ...ok, cniPlugins: { ...ok.cniPlugins, loopback: false } }, ['containernetworking-plugins']],
+  ];
+  for (const [facts, packages] of rows) assert.deepEqual(missingPackages(facts).sort(), packages);
+});

@@ -193,6 +193,7 @@ describe('what the chart renders', () => {
     );
     assert.deepEqual(find(docs, 'ValidatingAdmissionPolicy', 'closedpaw-sandbox-pods'), shipped[0]);
     const without = await template(release, ns, ['--set', 'sandboxAdmission.enabled=false']);
+    assert.equal(without.code, 0, without.stderr);
     assert.doesNotMatch(without.stdout, /closedpaw-sandbox-pods/);
   });
 

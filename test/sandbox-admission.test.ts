@@ -60,6 +60,9 @@ async function refusal(namespace: string, pod: Pod | V1Pod): Promise<string | un
     if (!(error instanceof ApiException)) throw error;
     const body = typeof error.body === 'string' ? error.body : JSON.stringify(error.body);
     if (error.code >= 500) throw new Error(`the API server failed (${error.code}): ${body}`);
+    // Not a verdict on the pod: no credentials, no such namespace, a name already taken.
+    if ([401, 404, 409].includes(error.code))
+      throw new Error(`not an admission refusal (${error.code}): ${body}`);
     return (JSON.parse(body) as { message?: string }).message ?? body;
   }
 }

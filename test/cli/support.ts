@@ -57,8 +57,9 @@ export async function cli(
   env: Record<string, string | undefined> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const run = startCli(args, env);
+  // 'close' comes after the exit and after both pipes have ended: everything printed has been read.
+  const closed = new Promise<void>((resolveClose) => run.child.once('close', () => resolveClose()));
   const code = await run.exited;
-  // Let the pipes drain.
-  await sleep(20);
+  await closed;
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }

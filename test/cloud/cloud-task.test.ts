@@ -99,9 +99,9 @@ before(async () => {
 });
 
 /**
- * A cloud model is a risk reason (critical unless the operator's policy says otherwise) once risk.ts
- * takes it into account (see the report): then the task waits for a human, the Approval names the
- * provider and model, and the admin approves as themselves. Before that the task runs at once.
+ * A cloud model is a risk reason, critical unless the operator's policy says otherwise (CLOSEDPAW_CLOUD_RISK
+ * is not set here): the task must wait for a human, the Approval names the provider and model, and the
+ * admin approves as themselves. A cloud task that runs without asking fails here.
  */
 async function approveIfAsked(name: string, model = 'openai/gpt-4o-mini'): Promise<void> {
   const task = await tasks.waitFor(
@@ -110,7 +110,11 @@ async function approveIfAsked(name: string, model = 'openai/gpt-4o-mini'): Promi
     (t) => !!t?.status?.phase && t.status.phase !== 'Pending',
     60_000,
   );
-  if (task?.status?.phase !== 'AwaitingApproval') return;
+  assert.equal(
+    task?.status?.phase,
+    'AwaitingApproval',
+    `a cloud task must wait for a human: ${JSON.stringify(task?.status)}`,
+  );
   const approval = (await tasks.listApprovals()).find((a) => a.spec.taskRef.name === name);
   assert.ok(approval, 'an Approval for the cloud task');
   assert.ok(

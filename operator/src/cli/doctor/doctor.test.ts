@@ -118,7 +118,7 @@ describe('doctor: runtime and network', () => {
     assert.deepEqual(probeVerdict(base), {
       kind: 'enforced',
       gvisor: true,
-      detail: probeVerdict(base).detail,
+      detail: 'a deny-all-egress pod could not reach 10.244.0.9:8080; a pod without a policy could',
     });
     assert.equal(
       probeVerdict({ ...base, deniedExitCode: 3, deniedLog: 'isolation-check failed: x' }).kind,

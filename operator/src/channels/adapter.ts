@@ -40,7 +40,16 @@ export const ok = (json?: unknown): WebhookReply => ({
   ...(json !== undefined ? { json } : {}),
 });
 export const unauthorized: WebhookReply = { status: 401, json: { error: 'invalid request signature' } };
-export const badRequest = (why: string): WebhookReply => ({ status: 400, json: { error: why } });
+
+/** A request that failed authentication or was a replay: reported to the context (audited), answered 401. */
+export function refuse(
+  ctx: AdapterContext,
+  problem: SignatureProblem | 'replayed',
+  req: WebhookRequest,
+): WebhookReply {
+  ctx.rejected(problem, req.sourceIp);
+  return unauthorized;
+}
 
 export function parseJson(body: Buffer): Record<string, unknown> | undefined {
   try {

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/meta.ts';
 import { whoAmI } from '../cli/approvals.ts';
+import { errorMessage } from '../k8s/errors.ts';
 import { codeDigest, isCodeShaped } from './pairing.ts';
 import { CHANNEL_PAIRING, type ChannelPairing } from './pairing-resource.ts';
 
@@ -72,10 +73,7 @@ export async function runChannelCli(
     );
     return 1;
   } catch (err) {
-    const body = (err as { body?: unknown }).body;
-    const message =
-      typeof body === 'string' ? (JSON.parse(body) as { message?: string }).message : (err as Error).message;
-    io.stderr(`closedpaw channel: ${message ?? String(err)}`);
+    io.stderr(`closedpaw channel: ${errorMessage(err)}`);
     return 1;
   }
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentTask, Approval } from '../api/types.ts';
 import type { AuditEventInput } from '../audit/events.ts';
+import { errorMessage } from '../k8s/errors.ts';
 import type { PairingCodes, PairingStore } from './pairing.ts';
 import { decideRelay, type RefTarget } from './relay.ts';
 import { accountKey, type ChannelAction, type ChannelReply, type ChatAccount } from './types.ts';
@@ -210,18 +211,7 @@ export class ChannelCore {
   }
 }
 
-/** The API server's message from a k8s/rest.ts error, without anything else. */
+/** The API server's message from a k8s/rest.ts or client-node error, without anything else (capped). */
 export function apiMessage(err: unknown): string {
-  const e = err as { body?: unknown; message?: unknown };
-  const body = typeof e.body === 'string' ? safeJson(e.body) : e.body;
-  const message = (body as { message?: unknown } | undefined)?.message ?? e.message;
-  return String(message ?? 'failed').slice(0, 500);
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  return errorMessage(err).slice(0, 500);
 }

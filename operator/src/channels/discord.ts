@@ -12,6 +12,7 @@ import {
   type ChannelAdapter,
   ok,
   parseJson,
+  refuse,
   unauthorized,
   type WebhookReply,
   type WebhookRequest,
@@ -19,7 +20,7 @@ import {
 import { callPlatform, type Outbox, type RetryPolicy } from './http.ts';
 import { noticeText } from './message.ts';
 import { ReplayGuard } from './replay.ts';
-import { REPLAY_WINDOW_SECONDS, verifyDiscord } from './signatures.ts';
+import { verifyDiscord } from './signatures.ts';
 import {
   type ApprovalNotice,
   buttonData,
@@ -46,7 +47,7 @@ export class DiscordChannel implements ChannelAdapter {
   readonly #s: DiscordSettings;
   readonly #ctx: AdapterContext;
   readonly #outbox: Outbox;
-  readonly #seen = new ReplayGuard({ ttlMs: 2 * REPLAY_WINDOW_SECONDS * 1000 });
+  readonly #seen = new ReplayGuard();
 
   constructor(settings: DiscordSettings, ctx: AdapterContext, outbox: Outbox) {
     this.#s = settings;
@@ -63,16 +64,12 @@ export class DiscordChannel implements ChannelAdapter {
       body: req.body,
       nowSeconds: Math.floor(now.getTime() / 1000),
     });
-    if (!check.ok) {
-      this.#ctx.rejected(check.problem, req.sourceIp);
-      return unauthorized;
-    }
+    if (!check.ok) return refuse(this.#ctx, check.problem, req);
     const interaction = parseJson(req.body);
     if (!interaction) return unauthorized;
     if (interaction.type === 1) return ok({ type: PONG });
     if (typeof interaction.id !== 'string' || !this.#seen.accept(interaction.id, now.getTime())) {
-      this.#ctx.rejected('replayed', req.sourceIp);
-      return unauthorized;
+      return refuse(this.#ctx, 'replayed', req);
     }
     const sender = account(interaction);
     const data = (interaction.data ?? {}) as Record<string, unknown>;

@@ -106,25 +106,27 @@ export async function startChannels(w: ChannelsWiring): Promise<RunningChannels>
     ttlSeconds: w.ttlSeconds,
     ...(w.settings.intake ? { intake: intakeSettings(w.settings.intake, rest) } : {}),
   });
-  const rejectedAudits = new Map<Platform, number>();
-  const context = (platform: Platform): AdapterContext => ({
-    act: (sender, action) => core.act(sender, action),
-    rejected: (problem, sourceIp) => {
-      // At most 60 audit records a minute per platform for rejected requests: forgers cannot flood the log.
-      const minute = Math.floor(now().getTime() / 60_000);
-      const key =
-        (rejectedAudits.get(platform) ?? 0) >= minute * 100 ? rejectedAudits.get(platform)! : minute * 100;
-      if (key - minute * 100 >= 60) return;
-      rejectedAudits.set(platform, key + 1);
-      audit({
-        type: 'channel.rejected',
-        platform,
-        problem,
-        ...(sourceIp ? { sourceIp: sourceIp.slice(0, 64) } : {}),
-      });
-    },
-    now,
-  });
+  const context = (platform: Platform): AdapterContext => {
+    // At most 60 audit records a minute per platform for rejected requests: forgers cannot flood the log.
+    let minute = Number.NaN;
+    let audited = 0;
+    return {
+      act: (sender, action) => core.act(sender, action),
+      rejected: (problem, sourceIp) => {
+        const current = Math.floor(now().getTime() / 60_000);
+        if (current !== minute) [minute, audited] = [current, 0];
+        if (audited >= 60) return;
+        audited++;
+        audit({
+          type: 'channel.rejected',
+          platform,
+          problem,
+          ...(sourceIp ? { sourceIp: sourceIp.slice(0, 64) } : {}),
+        });
+      },
+      now,
+    };
+  };
   const outboxes: Outbox[] = [];
   const outbox = () => {
     const o = new Outbox();

@@ -102,11 +102,16 @@ describe('replay guards', () => {
       'after the window (the signature check refuses it as stale anyway)',
     );
   });
-  test('bounded: the oldest ids go first', () => {
-    const g = new ReplayGuard({ ttlMs: 1_000_000, max: 2 });
-    for (const id of ['a', 'b', 'c']) g.accept(id, 1);
-    assert.equal(g.accept('c', 2), false);
-    assert.equal(g.accept('a', 2), true);
+  test('bounded without reopening a window: when full, new ids are refused until old ones expire', () => {
+    const g = new ReplayGuard({ ttlMs: 1000, max: 2 });
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((id) => g.accept(id, 1)),
+      [true, true, false],
+    );
+    assert.equal(g.accept('a', 2), false, 'a replay of a remembered id, however full the guard');
+    assert.equal(g.accept('c', 2), false, 'still full');
+    assert.equal(g.accept('c', 1002), true, 'a and b have expired');
+    assert.equal(g.accept('c', 1003), false);
   });
   test('Telegram update ids only grow', () => {
     const ids = new MonotonicIds();

@@ -17,15 +17,27 @@ export type SignatureCheck = { ok: true } | { ok: false; problem: SignatureProbl
 
 export const REPLAY_WINDOW_SECONDS = 300;
 
+type Failed = { ok: false; problem: SignatureProblem };
 const ok: SignatureCheck = { ok: true };
-const no = (problem: SignatureProblem): SignatureCheck => ({ ok: false, problem });
+const no = (problem: SignatureProblem): Failed => ({ ok: false, problem });
 
 type Header = string | string[] | undefined;
 const single = (h: Header): string | undefined => (Array.isArray(h) ? undefined : h);
 
-function fresh(timestamp: string, nowSeconds: number): boolean {
-  if (!/^\d{1,12}$/.test(timestamp)) return false;
-  return Math.abs(nowSeconds - Number(timestamp)) <= REPLAY_WINDOW_SECONDS;
+/**
+ * The timestamp and signature headers of a signed request (Slack, Discord): each present once, the
+ * signature in `shape`, the timestamp whole seconds within the replay window of now.
+ */
+function signedHeaders(
+  input: { timestamp: Header; signature: Header; nowSeconds: number },
+  shape: RegExp,
+): { ok: true; timestamp: string; signature: string } | Failed {
+  const timestamp = single(input.timestamp);
+  const signature = single(input.signature);
+  if (!timestamp || !signature) return no('missing');
+  if (!shape.test(signature) || !/^\d{1,12}$/.test(timestamp)) return no('malformed');
+  if (Math.abs(input.nowSeconds - Number(timestamp)) > REPLAY_WINDOW_SECONDS) return no('stale');
+  return { ok: true, timestamp, signature };
 }
 
 export function verifySlack(input: {
@@ -35,16 +47,13 @@ export function verifySlack(input: {
   body: Buffer;
   nowSeconds: number;
 }): SignatureCheck {
-  const timestamp = single(input.timestamp);
-  const signature = single(input.signature);
-  if (!timestamp || !signature) return no('missing');
-  if (!/^v0=[0-9a-f]{64}$/.test(signature) || !/^\d{1,12}$/.test(timestamp)) return no('malformed');
-  if (!fresh(timestamp, input.nowSeconds)) return no('stale');
+  const signed = signedHeaders(input, /^v0=[0-9a-f]{64}$/);
+  if (!signed.ok) return signed;
   const mac = createHmac('sha256', input.signingSecret);
-  mac.update(`v0:${timestamp}:`);
+  mac.update(`v0:${signed.timestamp}:`);
   mac.update(input.body);
   const expected = Buffer.from(`v0=${mac.digest('hex')}`);
-  return timingSafeEqual(expected, Buffer.from(signature)) ? ok : no('bad-signature');
+  return timingSafeEqual(expected, Buffer.from(signed.signature)) ? ok : no('bad-signature');
 }
 
 /** A Discord application public key (64 hex chars, as the developer portal shows it). */
@@ -65,13 +74,12 @@ export function verifyDiscord(input: {
   body: Buffer;
   nowSeconds: number;
 }): SignatureCheck {
-  const timestamp = single(input.timestamp);
-  const signature = single(input.signature);
-  if (!timestamp || !signature) return no('missing');
-  if (!/^[0-9a-f]{128}$/i.test(signature) || !/^\d{1,12}$/.test(timestamp)) return no('malformed');
-  if (!fresh(timestamp, input.nowSeconds)) return no('stale');
-  const signed = Buffer.concat([Buffer.from(timestamp, 'utf8'), input.body]);
-  return verify(null, signed, input.publicKey, Buffer.from(signature, 'hex')) ? ok : no('bad-signature');
+  const signed = signedHeaders(input, /^[0-9a-f]{128}$/i);
+  if (!signed.ok) return signed;
+  const message = Buffer.concat([Buffer.from(signed.timestamp, 'utf8'), input.body]);
+  return verify(null, message, input.publicKey, Buffer.from(signed.signature, 'hex'))
+    ? ok
+    : no('bad-signature');
 }
 
 export function verifyTelegram(input: { secretToken: string; header: Header }): SignatureCheck {

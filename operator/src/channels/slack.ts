@@ -10,14 +10,14 @@ import {
   type AdapterContext,
   type ChannelAdapter,
   ok,
-  unauthorized,
+  refuse,
   type WebhookReply,
   type WebhookRequest,
 } from './adapter.ts';
 import { callPlatform, type Outbox, PlatformError, type RetryPolicy } from './http.ts';
 import { noticeText } from './message.ts';
 import { ReplayGuard } from './replay.ts';
-import { REPLAY_WINDOW_SECONDS, verifySlack } from './signatures.ts';
+import { verifySlack } from './signatures.ts';
 import {
   type ApprovalNotice,
   buttonData,
@@ -39,7 +39,7 @@ export class SlackChannel implements ChannelAdapter {
   readonly #s: SlackSettings;
   readonly #ctx: AdapterContext;
   readonly #outbox: Outbox;
-  readonly #seen = new ReplayGuard({ ttlMs: 2 * REPLAY_WINDOW_SECONDS * 1000 });
+  readonly #seen = new ReplayGuard();
 
   constructor(settings: SlackSettings, ctx: AdapterContext, outbox: Outbox) {
     this.#s = settings;
@@ -57,14 +57,8 @@ export class SlackChannel implements ChannelAdapter {
       body: req.body,
       nowSeconds: Math.floor(now.getTime() / 1000),
     });
-    if (!check.ok) {
-      this.#ctx.rejected(check.problem, req.sourceIp);
-      return unauthorized;
-    }
-    if (!this.#seen.accept(String(signature), now.getTime())) {
-      this.#ctx.rejected('replayed', req.sourceIp);
-      return unauthorized;
-    }
+    if (!check.ok) return refuse(this.#ctx, check.problem, req);
+    if (!this.#seen.accept(String(signature), now.getTime())) return refuse(this.#ctx, 'replayed', req);
     const form = new URLSearchParams(req.body.toString('utf8'));
     const payload = form.get('payload');
     if (payload !== null) return await this.#interaction(payload);

@@ -12,7 +12,7 @@ import {
   ok,
   parseCommand,
   parseJson,
-  unauthorized,
+  refuse,
   type WebhookReply,
   type WebhookRequest,
 } from './adapter.ts';
@@ -60,10 +60,7 @@ export class TelegramChannel implements ChannelAdapter {
       secretToken: this.#s.webhookSecret.reveal(),
       header: req.headers['x-telegram-bot-api-secret-token'],
     });
-    if (!check.ok) {
-      this.#ctx.rejected(check.problem, req.sourceIp);
-      return unauthorized;
-    }
+    if (!check.ok) return refuse(this.#ctx, check.problem, req);
     const update = parseJson(req.body);
     if (!update || typeof update.update_id !== 'number') return ok();
     if (!this.#updates.accept(update.update_id)) {

@@ -9,11 +9,12 @@
  * and is sent once its block stops.
  */
 
-import { contentChunk, doneChunk, parseArguments, toolCallsChunk } from './ollama-out.ts';
+import { OllamaStream, parseArguments, tokenCount } from './ollama-out.ts';
 import { errorText, takePending } from './openai.ts';
 import {
   type OllamaChatRequest,
   type OllamaChunk,
+  type OllamaToolCall,
   type StreamSummary,
   type StreamTranslator,
   type TranslateOptions,
@@ -113,28 +114,23 @@ interface ToolBlock {
 }
 
 export class AnthropicStreamTranslator implements StreamTranslator {
-  readonly #model: string;
-  readonly #now: () => Date;
+  readonly #out: OllamaStream;
   readonly #tools = new Map<number, ToolBlock>();
-  readonly #finished: Array<{ function: { name: string; arguments: unknown } }> = [];
+  readonly #finished: OllamaToolCall[] = [];
   #stop: string | undefined;
-  #prompt = 0;
-  #completion = 0;
-  #done = false;
-  #error: string | undefined;
 
+  /** `model` is the name the runner asked for (what the Ollama chunks carry). */
   constructor(model: string, now: () => Date = () => new Date()) {
-    this.#model = model;
-    this.#now = now;
+    this.#out = new OllamaStream(model, now);
   }
 
   event(_name: string | undefined, data: string): OllamaChunk[] {
-    if (this.#done || this.#error !== undefined) return [];
+    if (this.#out.over) return [];
     let e: Record<string, unknown>;
     try {
       e = JSON.parse(data) as Record<string, unknown>;
     } catch {
-      return this.#fail('the provider sent an event that is not JSON');
+      return this.#out.fail('the provider sent an event that is not JSON');
     }
     switch (e.type) {
       case 'message_start': {
@@ -142,8 +138,8 @@ export class AnthropicStreamTranslator implements StreamTranslator {
           string,
           unknown
         >;
-        this.#prompt = inputTokens(usage);
-        this.#completion = count(usage.output_tokens) ?? 0;
+        this.#out.promptTokens = inputTokens(usage);
+        this.#out.completionTokens = tokenCount(usage.output_tokens) ?? 0;
         return [];
       }
       case 'content_block_start': {
@@ -156,14 +152,14 @@ export class AnthropicStreamTranslator implements StreamTranslator {
           return [];
         }
         return block.type === 'text' && typeof block.text === 'string' && block.text !== ''
-          ? [contentChunk(this.#model, block.text, this.#now())]
+          ? [this.#out.content(block.text)]
           : [];
       }
       case 'content_block_delta': {
         const delta = (e.delta ?? {}) as Record<string, unknown>;
         const index = typeof e.index === 'number' ? e.index : 0;
         if (delta.type === 'text_delta' && typeof delta.text === 'string' && delta.text !== '') {
-          return [contentChunk(this.#model, delta.text, this.#now())];
+          return [this.#out.content(delta.text)];
         }
         const tool = this.#tools.get(index);
         if (delta.type === 'input_json_delta' && tool && typeof delta.partial_json === 'string') {
@@ -184,66 +180,39 @@ export class AnthropicStreamTranslator implements StreamTranslator {
         const delta = (e.delta ?? {}) as Record<string, unknown>;
         if (typeof delta.stop_reason === 'string') this.#stop = delta.stop_reason;
         const usage = (e.usage ?? {}) as Record<string, unknown>;
-        this.#completion = count(usage.output_tokens) ?? this.#completion;
-        if (count(usage.input_tokens) !== undefined) this.#prompt = inputTokens(usage);
+        this.#out.completionTokens = tokenCount(usage.output_tokens) ?? this.#out.completionTokens;
+        if (tokenCount(usage.input_tokens) !== undefined) this.#out.promptTokens = inputTokens(usage);
         return [];
       }
       case 'message_stop':
         return this.#finishStream();
       case 'error':
-        return this.#fail(errorText(e.error));
+        return this.#out.fail(errorText(e.error));
       default:
         return []; // ping, and event types added later
     }
   }
 
   end(): OllamaChunk[] {
-    if (this.#done || this.#error !== undefined) return [];
-    return this.#fail('the provider stream ended before message_stop');
+    if (this.#out.over) return [];
+    return this.#out.fail('the provider stream ended before message_stop');
   }
 
   summary(): StreamSummary {
-    return {
-      promptTokens: this.#prompt,
-      completionTokens: this.#completion,
-      complete: this.#done,
-      ...(this.#error !== undefined ? { error: this.#error } : {}),
-    };
+    return this.#out.summary();
   }
 
   #finishStream(): OllamaChunk[] {
-    this.#done = true;
-    const out: OllamaChunk[] = [];
-    if (this.#finished.length > 0) out.push(toolCallsChunk(this.#model, [...this.#finished], this.#now()));
-    out.push(
-      doneChunk(
-        this.#model,
-        {
-          promptTokens: this.#prompt,
-          completionTokens: this.#completion,
-          reason: STOP[this.#stop ?? 'end_turn'] ?? 'stop',
-        },
-        this.#now(),
-      ),
-    );
-    return out;
-  }
-
-  #fail(message: string): OllamaChunk[] {
-    this.#error = message;
-    return [{ error: message }];
+    const calls = this.#finished.length > 0 ? [this.#out.toolCalls([...this.#finished])] : [];
+    return [...calls, this.#out.done(STOP[this.#stop ?? 'end_turn'] ?? 'stop')];
   }
 }
 
 /** Input tokens, cache reads and writes included (all of them are billed and count against the budget). */
 function inputTokens(usage: Record<string, unknown>): number {
   return (
-    (count(usage.input_tokens) ?? 0) +
-    (count(usage.cache_creation_input_tokens) ?? 0) +
-    (count(usage.cache_read_input_tokens) ?? 0)
+    (tokenCount(usage.input_tokens) ?? 0) +
+    (tokenCount(usage.cache_creation_input_tokens) ?? 0) +
+    (tokenCount(usage.cache_read_input_tokens) ?? 0)
   );
-}
-
-function count(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 }

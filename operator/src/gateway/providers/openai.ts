@@ -7,7 +7,7 @@
  * Response: `chat.completion.chunk` events → Ollama chunks: text as it comes, tool calls (whose
  * argument text streams in pieces, by index) once complete, then a done chunk with the token counts.
  */
-import { contentChunk, doneChunk, parseArguments, toolCallsChunk } from './ollama-out.ts';
+import { OllamaStream, parseArguments, tokenCount } from './ollama-out.ts';
 import {
   type OllamaChatRequest,
   type OllamaChunk,
@@ -116,7 +116,6 @@ function responseFormat(format: unknown): Record<string, unknown> {
 }
 
 interface PartialCall {
-  id?: string;
   name: string;
   args: string;
 }
@@ -129,36 +128,30 @@ const FINISH: Record<string, string> = {
 };
 
 export class OpenAIStreamTranslator implements StreamTranslator {
-  readonly #model: string;
-  readonly #now: () => Date;
+  readonly #out: OllamaStream;
   readonly #calls = new Map<number, PartialCall>();
   #finish: string | undefined;
   #callsSent = false;
-  #prompt = 0;
-  #completion = 0;
-  #done = false;
-  #error: string | undefined;
 
   /** `model` is the name the runner asked for (what the Ollama chunks carry). */
   constructor(model: string, now: () => Date = () => new Date()) {
-    this.#model = model;
-    this.#now = now;
+    this.#out = new OllamaStream(model, now);
   }
 
   event(_name: string | undefined, data: string): OllamaChunk[] {
-    if (this.#done || this.#error !== undefined) return [];
+    if (this.#out.over) return [];
     if (data.trim() === '[DONE]') return this.#finishStream();
     let chunk: Record<string, unknown>;
     try {
       chunk = JSON.parse(data) as Record<string, unknown>;
     } catch {
-      return this.#fail('the provider sent an event that is not JSON');
+      return this.#out.fail('the provider sent an event that is not JSON');
     }
-    if (chunk.error !== undefined) return this.#fail(errorText(chunk.error));
+    if (chunk.error !== undefined) return this.#out.fail(errorText(chunk.error));
     const usage = chunk.usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | null | undefined;
     if (usage) {
-      this.#prompt = count(usage.prompt_tokens) ?? this.#prompt;
-      this.#completion = count(usage.completion_tokens) ?? this.#completion;
+      this.#out.promptTokens = tokenCount(usage.prompt_tokens) ?? this.#out.promptTokens;
+      this.#out.completionTokens = tokenCount(usage.completion_tokens) ?? this.#out.completionTokens;
     }
     const out: OllamaChunk[] = [];
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as Record<string, unknown>[]) : [];
@@ -166,7 +159,7 @@ export class OpenAIStreamTranslator implements StreamTranslator {
     if (!choice) return out;
     const delta = (choice.delta ?? {}) as { content?: unknown; tool_calls?: unknown };
     if (typeof delta.content === 'string' && delta.content !== '') {
-      out.push(contentChunk(this.#model, delta.content, this.#now()));
+      out.push(this.#out.content(delta.content));
     }
     if (Array.isArray(delta.tool_calls)) this.#collect(delta.tool_calls as Record<string, unknown>[]);
     if (typeof choice.finish_reason === 'string') {
@@ -177,19 +170,14 @@ export class OpenAIStreamTranslator implements StreamTranslator {
   }
 
   end(): OllamaChunk[] {
-    if (this.#done || this.#error !== undefined) return [];
+    if (this.#out.over) return [];
     if (this.#finish === undefined)
-      return this.#fail('the provider stream ended before the answer was complete');
+      return this.#out.fail('the provider stream ended before the answer was complete');
     return this.#finishStream();
   }
 
   summary(): StreamSummary {
-    return {
-      promptTokens: this.#prompt,
-      completionTokens: this.#completion,
-      complete: this.#done,
-      ...(this.#error !== undefined ? { error: this.#error } : {}),
-    };
+    return this.#out.summary();
   }
 
   #collect(deltas: Record<string, unknown>[]): void {
@@ -197,7 +185,6 @@ export class OpenAIStreamTranslator implements StreamTranslator {
       const index = typeof d.index === 'number' ? d.index : 0;
       const fn = (d.function ?? {}) as { name?: unknown; arguments?: unknown };
       const call = this.#calls.get(index) ?? { name: '', args: '' };
-      if (typeof d.id === 'string') call.id = d.id;
       if (typeof fn.name === 'string') call.name += fn.name;
       if (typeof fn.arguments === 'string') call.args += fn.arguments;
       this.#calls.set(index, call);
@@ -210,30 +197,13 @@ export class OpenAIStreamTranslator implements StreamTranslator {
     const calls = [...this.#calls.entries()]
       .sort(([a], [b]) => a - b)
       .map(([, c]) => ({ function: { name: c.name, arguments: parseArguments(c.args) } }));
-    return [toolCallsChunk(this.#model, calls, this.#now())];
+    return [this.#out.toolCalls(calls)];
   }
 
   #finishStream(): OllamaChunk[] {
     if (this.#finish === undefined)
-      return this.#fail('the provider ended the stream without a finish reason');
-    this.#done = true;
-    return [
-      ...this.#toolCalls(),
-      doneChunk(
-        this.#model,
-        {
-          promptTokens: this.#prompt,
-          completionTokens: this.#completion,
-          reason: FINISH[this.#finish] ?? 'stop',
-        },
-        this.#now(),
-      ),
-    ];
-  }
-
-  #fail(message: string): OllamaChunk[] {
-    this.#error = message;
-    return [{ error: message }];
+      return this.#out.fail('the provider ended the stream without a finish reason');
+    return [...this.#toolCalls(), this.#out.done(FINISH[this.#finish] ?? 'stop')];
   }
 }
 
@@ -242,8 +212,4 @@ export function errorText(error: unknown): string {
   if (typeof error === 'string') return error;
   const message = (error as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : 'the provider reported an error';
-}
-
-function count(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 }

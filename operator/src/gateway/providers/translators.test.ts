@@ -142,55 +142,24 @@ const calls = (chunks: OllamaChunk[]) =>
   chunks.flatMap((c) => ('message' in c && !c.done ? (c.message.tool_calls ?? []) : []));
 const final = (chunks: OllamaChunk[]) => chunks.at(-1);
 
+/** One `chat.completion.chunk` with a delta for choice 0. */
+const openaiChunk = (delta: object, finish_reason: string | null = null) => ({
+  choices: [{ index: 0, delta, finish_reason }],
+});
+
 const OPENAI_SSE = [
-  { choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
-  { choices: [{ index: 0, delta: { content: 'Let me ' }, finish_reason: null }] },
-  { choices: [{ index: 0, delta: { content: 'look.' }, finish_reason: null }] },
-  {
-    choices: [
-      {
-        index: 0,
-        delta: {
-          tool_calls: [
-            { index: 0, id: 'c0', type: 'function', function: { name: 'read_file', arguments: '' } },
-          ],
-        },
-        finish_reason: null,
-      },
-    ],
-  },
-  {
-    choices: [
-      {
-        index: 0,
-        delta: { tool_calls: [{ index: 0, function: { arguments: '{"pa' } }] },
-        finish_reason: null,
-      },
-    ],
-  },
-  {
-    choices: [
-      {
-        index: 0,
-        delta: {
-          tool_calls: [
-            { index: 1, id: 'c1', type: 'function', function: { name: 'list_files', arguments: '{}' } },
-          ],
-        },
-        finish_reason: null,
-      },
-    ],
-  },
-  {
-    choices: [
-      {
-        index: 0,
-        delta: { tool_calls: [{ index: 0, function: { arguments: 'th":"a.txt"}' } }] },
-        finish_reason: null,
-      },
-    ],
-  },
-  { choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+  openaiChunk({ role: 'assistant', content: '' }),
+  openaiChunk({ content: 'Let me ' }),
+  openaiChunk({ content: 'look.' }),
+  openaiChunk({
+    tool_calls: [{ index: 0, id: 'c0', type: 'function', function: { name: 'read_file', arguments: '' } }],
+  }),
+  openaiChunk({ tool_calls: [{ index: 0, function: { arguments: '{"pa' } }] }),
+  openaiChunk({
+    tool_calls: [{ index: 1, id: 'c1', type: 'function', function: { name: 'list_files', arguments: '{}' } }],
+  }),
+  openaiChunk({ tool_calls: [{ index: 0, function: { arguments: 'th":"a.txt"}' } }] }),
+  openaiChunk({}, 'tool_calls'),
   { choices: [], usage: { prompt_tokens: 21, completion_tokens: 9, total_tokens: 30 } },
 ]
   .map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`)

@@ -79,10 +79,6 @@ export interface TranslateOptions {
   maxTokens: number;
 }
 
-export interface Translation {
-  body: Record<string, unknown>;
-}
-
 /** Why a request cannot be translated; the gateway refuses it as bad_request. */
 export class TranslationError extends Error {
   override name = 'TranslationError';

@@ -5,30 +5,19 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { ApiException } from '@kubernetes/client-node';
 import type { AgentTask, Approval } from '../api/types.ts';
 import { approvalFixture, NS, taskFixture } from '../server/ui/testkit.ts';
 import {
   approvalRows,
-  type CliIo,
-  describeApiError,
   escapeControl,
   excerpt,
   formatTable,
   relativeTime,
   runApprovalsCli,
 } from './approvals.ts';
-
-function offlineKubeConfig(namespace?: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'x' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u', ...(namespace ? { namespace } : {}) }],
-    currentContext: 'ctx',
-  });
-  return kc;
-}
+import { type CliIo, describeApiError } from './common.ts';
+import { testKubeConfig } from './testkit.ts';
 
 async function run(...argv: string[]) {
   let out = '';
@@ -36,7 +25,7 @@ async function run(...argv: string[]) {
   const code = await runApprovalsCli(
     argv,
     { stdout: (s) => (out += s), stderr: (s) => (err += s), interactive: false },
-    offlineKubeConfig(),
+    testKubeConfig('https://127.0.0.1:1'),
   );
   return { code, out, err };
 }
@@ -236,17 +225,6 @@ before(async () => {
 });
 after(() => new Promise<void>((done) => server.close(() => done())));
 
-function fakeKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'x' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u', namespace: NS }],
-    currentContext: 'ctx',
-  });
-  return kc;
-}
-
 async function cli(argv: string[], io: Partial<CliIo> = {}) {
   let out = '';
   let err = '';
@@ -267,7 +245,7 @@ async function cli(argv: string[], io: Partial<CliIo> = {}) {
           }
         : {}),
     },
-    fakeKubeConfig(),
+    testKubeConfig(`http://127.0.0.1:${port}`, NS),
   );
   return { code, out, err, questions };
 }

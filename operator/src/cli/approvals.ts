@@ -11,7 +11,6 @@
  * approval was made for, or no longer has the approval's digest. `approve` asks for
  * confirmation on a terminal, and needs --yes without one.
  */
-import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import {
   AuthenticationV1Api,
@@ -22,7 +21,7 @@ import {
 } from '@kubernetes/client-node';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from '../api/meta.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
-import { errorMessage, statusCode, statusReason } from '../k8s/errors.ts';
+import { statusCode, statusReason } from '../k8s/errors.ts';
 import {
   type Assessment,
   assessApproval,
@@ -30,15 +29,16 @@ import {
   MAX_APPROVAL_TTL_SECONDS,
   recordedRiskIfDifferent,
 } from '../server/ui/assess.ts';
-
-export interface CliIo {
-  stdout(s: string): void;
-  stderr(s: string): void;
-  /** Whether a human can answer a question (default: process.stdin is a TTY). */
-  interactive?: boolean;
-  /** Asks a yes/no question (default: a line read from the terminal; "y" or "yes" is yes). */
-  confirm?(question: string): Promise<boolean>;
-}
+import {
+  type CliIo,
+  confirm,
+  contextNamespace,
+  describeApiError,
+  Failure,
+  isInteractive,
+  isParseArgsError,
+  UsageError,
+} from './common.ts';
 
 const USAGE = `usage:
   closedpaw approvals [-n NAMESPACE | -A]                      list approvals
@@ -61,10 +61,6 @@ const OPTIONS = {
   yes: { type: 'boolean', short: 'y', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
-class UsageError extends Error {}
-/** A refusal with a message already meant for the user. */
-class Refused extends Error {}
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const approvalPath = { group: GROUP, version: VERSION, plural: APPROVAL.plural };
@@ -101,7 +97,7 @@ export async function runApprovalsCli(argv: string[], io: CliIo, kubeConfig?: Ku
         if (rest.length > 1) throw new UsageError(`unexpected argument: ${rest[1]}`);
         if (values['all-namespaces']) throw new UsageError(`${verb} acts in one namespace: use -n, not -A`);
         const verdict = verb === 'approve' ? 'Approved' : 'Denied';
-        if (verdict === 'Approved' && !values.yes && !(io.interactive ?? process.stdin.isTTY === true)) {
+        if (verdict === 'Approved' && !values.yes && !isInteractive(io)) {
           throw new UsageError(
             'approve asks "Approve? [y/N]" and there is no terminal to ask on: run it in a terminal, ' +
               'or pass --yes to approve what its summary shows',
@@ -122,7 +118,7 @@ export async function runApprovalsCli(argv: string[], io: CliIo, kubeConfig?: Ku
       io.stderr(`${prefix}: ${(error as Error).message}\n${USAGE}\n`);
       return 2;
     }
-    if (error instanceof Refused) {
+    if (error instanceof Failure) {
       io.stderr(`${prefix}: ${error.message}\n`);
       return 1;
     }
@@ -131,28 +127,11 @@ export async function runApprovalsCli(argv: string[], io: CliIo, kubeConfig?: Ku
   }
 }
 
-/** util.parseArgs failures (an ApiException's numeric `code` is not one). */
-const isParseArgsError = (error: unknown): boolean => {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
-};
-
+/** The kubeconfig as client-node loads it (unlike loadKubeConfig, no file is required). */
 function defaultKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   return kc;
-}
-
-function contextNamespace(kc: KubeConfig): string {
-  return kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
-}
-
-/** The API server's words, kubectl style: `Error from server (Forbidden): …`. */
-export function describeApiError(error: unknown): string {
-  const code = statusCode(error);
-  if (code === undefined || code === 0) return error instanceof Error ? error.message : String(error);
-  const reason = statusReason(error);
-  return `Error from server${reason ? ` (${reason})` : ` (HTTP ${code})`}: ${errorMessage(error)}`;
 }
 
 // ---------------------------------------------------------------- list
@@ -350,7 +329,7 @@ export async function whoAmI(kc: KubeConfig): Promise<string> {
   });
   const username = review.status?.userInfo?.username;
   if (!username)
-    throw new Refused('the API server did not tell who you are (SelfSubjectReview has no username)');
+    throw new Failure('the API server did not tell who you are (SelfSubjectReview has no username)');
   return username;
 }
 
@@ -381,15 +360,6 @@ async function readTask(
       };
     }
     return { problem: describeApiError(error) };
-  }
-}
-
-async function defaultConfirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
   }
 }
 
@@ -432,17 +402,16 @@ async function decide(kc: KubeConfig, req: DecideRequest, io: CliIo): Promise<nu
         io.stdout(`${summaryLines(approval, assessed, now, problem).join('\n')}\n`);
         shown = assessed.task?.digest ?? '';
       }
-      if (!assessed.decidable) throw new Refused(`${assessed.blocker!.message}. Nothing was changed.`);
+      if (!assessed.decidable) throw new Failure(`${assessed.blocker!.message}. Nothing was changed.`);
       if (assessed.task!.digest !== shown) {
-        throw new Refused(
+        throw new Failure(
           `task ${approval.spec.taskRef.name} changed while you were deciding. Nothing was changed.`,
         );
       }
       if (attempt === 0 && verdict === 'Approved' && !req.yes) {
-        const confirm = io.confirm ?? defaultConfirm;
-        if (!(await confirm('Approve? [y/N] '))) throw new Refused('not approved: nothing was changed.');
+        if (!(await confirm(io, 'Approve? [y/N] '))) throw new Failure('not approved: nothing was changed.');
         if (Date.now() >= Date.parse(assessed.expiresAt)) {
-          throw new Refused(
+          throw new Failure(
             `approval ${namespace}/${name} expired while you were deciding. Nothing was changed.`,
           );
         }
@@ -465,7 +434,7 @@ async function decide(kc: KubeConfig, req: DecideRequest, io: CliIo): Promise<nu
     }
     if (earlier) {
       // The API server accepted an identical, already-recorded decision: nothing new happened.
-      throw new Refused(
+      throw new Failure(
         `approval ${namespace}/${name} was already decided: ${earlier.verdict} by ${earlier.decidedBy}`,
       );
     }

@@ -1,8 +1,11 @@
 /**
- * What every cluster verb of the CLI shares: the io object, usage errors (exit 2) versus failures
- * (exit 1), the user's kubeconfig, and API errors turned into one line that says what to fix.
+ * What every cluster verb of the CLI shares: the io object (and its questions), the command line
+ * (runVerb), usage errors (exit 2) versus failures (exit 1), the user's kubeconfig, and API errors turned
+ * into one line that says what to fix.
  */
 import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage, statusCode, statusReason } from '../k8s/errors.ts';
 import { closest } from './suggest.ts';
@@ -20,6 +23,20 @@ export interface CliIo {
   terminal?: boolean;
   /** Process environment (default: process.env). */
   env?: Record<string, string | undefined>;
+}
+
+/** Whether a human can answer a question (io.interactive, else whether stdin is a TTY). */
+export const isInteractive = (io: CliIo): boolean => io.interactive ?? process.stdin.isTTY === true;
+
+/** Asks a yes/no question (io.confirm, else a line read from the terminal: "y" or "yes" is yes). */
+export async function confirm(io: CliIo, question: string): Promise<boolean> {
+  if (io.confirm) return await io.confirm(question);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 /** Wrong input: exit 2, with the verb's usage. */
@@ -96,6 +113,14 @@ export function networkErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The API server's words, kubectl style: `Error from server (Forbidden): …`. */
+export function describeApiError(error: unknown): string {
+  const code = statusCode(error);
+  if (code === undefined || code === 0) return error instanceof Error ? error.message : String(error);
+  const reason = statusReason(error);
+  return `Error from server${reason ? ` (${reason})` : ` (HTTP ${code})`}: ${errorMessage(error)}`;
+}
+
 /**
  * One line for an API error, kubectl style, with what to do about it: no cluster, bad credentials,
  * missing RBAC, missing CRDs. `doing` names the request, e.g. "create agenttasks in namespace team-a".
@@ -113,10 +138,9 @@ export function explainApiError(error: unknown, kc?: KubeConfig, doing?: string)
     if (net) {
       return `cannot reach the API server at ${server} (${net}): is the cluster running, and is the kubeconfig context${context ? ` "${context}"` : ''} the right one?`;
     }
-    return error instanceof Error ? error.message : String(error);
+    return describeApiError(error);
   }
-  const reason = statusReason(error);
-  const said = `Error from server${reason ? ` (${reason})` : ` (HTTP ${code})`}: ${errorMessage(error)}`;
+  const said = describeApiError(error);
   if (code === 401)
     return `${said}: your kubeconfig's credentials for ${server} are not accepted; renew them`;
   if (code === 403) {
@@ -137,6 +161,17 @@ export function parseDuration(text: string): number | undefined {
   return Number(h ?? 0) * 3600 + Number(m ?? 0) * 60 + Number(s ?? 0);
 }
 
+/**
+ * The seconds of a duration option (`text` is its value, or its default), else a UsageError that shows
+ * `example`; `min` is the shortest allowed.
+ */
+export function durationOption(option: string, text: string, example: string, min = 0): number {
+  const seconds = parseDuration(text);
+  if (seconds === undefined || seconds < min)
+    throw new UsageError(`${option}: "${text}" is not a duration; use e.g. ${example}`);
+  return seconds;
+}
+
 /** parseArgs' words, cut to their first sentence, with the closest known option suggested. */
 export function parseArgsMessage(error: Error, options: readonly string[] = []): string {
   const first = error.message.split('. ')[0] ?? error.message;
@@ -146,19 +181,55 @@ export function parseArgsMessage(error: Error, options: readonly string[] = []):
   return `unknown option ${unknown[1]}${unknown[2]}${hint ? ` (did you mean --${hint}?)` : ''}`;
 }
 
+/** A verb's command line: its name, its usage (printed by --help) and its parseArgs options. */
+export interface VerbSpec<O extends ParseArgsOptionsConfig> {
+  name: string;
+  usage: string;
+  options: O;
+}
+
+type ParsedArgs<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true }>
+>;
+
+export interface VerbCall<O extends ParseArgsOptionsConfig> {
+  values: ParsedArgs<O>['values'];
+  positionals: ParsedArgs<O>['positionals'];
+  /** io.env, else process.env. */
+  env: Record<string, string | undefined>;
+  /**
+   * deps.kubeConfig, else the user's (loadKubeConfig), loaded when called; an API error that ends the
+   * verb is explained against the cluster it names.
+   */
+  kubeConfig(): KubeConfig;
+}
+
 /**
- * Runs a verb body: usage errors exit 2, failures and API errors exit 1; each is one line on stderr
- * that says what to fix (the usage is one `--help` away).
+ * Runs a cluster verb: parses argv (--help prints the usage, exit 0), then the body. Usage errors exit 2,
+ * failures and API errors exit 1; each is one line on stderr that says what to fix (the usage is one
+ * `--help` away).
  */
-export async function runVerb(
-  name: string,
-  options: Record<string, unknown>,
+export async function runVerb<const O extends ParseArgsOptionsConfig>(
+  spec: VerbSpec<O>,
+  argv: string[],
   io: CliIo,
-  body: () => Promise<number>,
-  kc?: () => KubeConfig | undefined,
+  deps: { kubeConfig?: KubeConfig },
+  body: (call: VerbCall<O>) => Promise<number>,
 ): Promise<number> {
+  const { name, usage, options } = spec;
+  let kc: KubeConfig | undefined;
   try {
-    return await body();
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
+    if ((values as { help?: boolean }).help) {
+      io.stdout(`${usage}\n`);
+      return 0;
+    }
+    const env = io.env ?? process.env;
+    const kubeConfig = () => {
+      kc = deps.kubeConfig ?? loadKubeConfig(env);
+      return kc;
+    };
+    return await body({ values, positionals, env, kubeConfig });
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
       const message =
@@ -170,7 +241,7 @@ export async function runVerb(
       io.stderr(`closedpaw ${name}: ${error.message}\n`);
       return 1;
     }
-    io.stderr(`closedpaw ${name}: ${explainApiError(error, kc?.())}\n`);
+    io.stderr(`closedpaw ${name}: ${explainApiError(error, kc)}\n`);
     return 1;
   }
 }

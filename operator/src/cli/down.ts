@@ -6,7 +6,6 @@
  * Helm release goes; the CRDs stay unless --delete-crds.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import {
   ApiextensionsV1Api,
   CoreV1Api,
@@ -17,15 +16,7 @@ import {
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from '../api/meta.ts';
 import type { AgentTask } from '../api/types.ts';
 import { statusCode } from '../k8s/errors.ts';
-import {
-  type CliIo,
-  explainApiError,
-  Failure,
-  loadKubeConfig,
-  parseDuration,
-  runVerb,
-  UsageError,
-} from './common.ts';
+import { type CliIo, durationOption, explainApiError, Failure, runVerb, UsageError } from './common.ts';
 import { explainHelmError, findHelm, runHelm, uninstallArgs } from './helm.ts';
 import {
   DEFAULT_NAMESPACE,
@@ -70,17 +61,23 @@ export const nothingLeft = (l: Leftovers) => l.tasks === 0 && l.pods === 0 && l.
 export const describeLeftovers = (l: Leftovers) =>
   `${l.tasks} AgentTask${l.tasks === 1 ? '' : 's'}, ${l.pods} sandbox pod${l.pods === 1 ? '' : 's'}, ${l.policies} NetworkPolic${l.policies === 1 ? 'y' : 'ies'}`;
 
-/** What is still there, in the operator's scope (one namespace, or all). */
-async function leftovers(kc: KubeConfig, scope: string | undefined): Promise<Leftovers> {
+const TASKS = { group: GROUP, version: VERSION, plural: AGENT_TASK.plural };
+
+/** The AgentTasks in the operator's scope (one namespace, or all). */
+async function listTasks(kc: KubeConfig, scope: string | undefined): Promise<AgentTask[]> {
   const custom = kc.makeApiClient(CustomObjectsApi);
+  return (
+    (scope
+      ? await custom.listNamespacedCustomObject({ ...TASKS, namespace: scope })
+      : await custom.listClusterCustomObject(TASKS)) as { items: AgentTask[] }
+  ).items;
+}
+
+/** What is still there, in the operator's scope. */
+async function leftovers(kc: KubeConfig, scope: string | undefined): Promise<Leftovers> {
   const core = kc.makeApiClient(CoreV1Api);
   const net = kc.makeApiClient(NetworkingV1Api);
-  const path = { group: GROUP, version: VERSION, plural: AGENT_TASK.plural };
-  const tasks = (
-    (scope
-      ? await custom.listNamespacedCustomObject({ ...path, namespace: scope })
-      : await custom.listClusterCustomObject(path)) as { items: AgentTask[] }
-  ).items;
+  const tasks = await listTasks(kc, scope);
   const pods = scope
     ? await core.listNamespacedPod({ namespace: scope, labelSelector: SANDBOX_SELECTOR })
     : await core.listPodForAllNamespaces({ labelSelector: SANDBOX_SELECTOR });
@@ -92,17 +89,12 @@ async function leftovers(kc: KubeConfig, scope: string | undefined): Promise<Lef
 
 async function deleteTasks(kc: KubeConfig, scope: string | undefined): Promise<number> {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const path = { group: GROUP, version: VERSION, plural: AGENT_TASK.plural };
-  const list = (
-    (scope
-      ? await custom.listNamespacedCustomObject({ ...path, namespace: scope })
-      : await custom.listClusterCustomObject(path)) as { items: AgentTask[] }
-  ).items;
+  const list = await listTasks(kc, scope);
   for (const task of list) {
     if (task.metadata.deletionTimestamp) continue;
     await custom
       .deleteNamespacedCustomObject({
-        ...path,
+        ...TASKS,
         namespace: task.metadata.namespace!,
         name: task.metadata.name!,
       })
@@ -120,24 +112,16 @@ export function runDownCli(
   io: CliIo,
   deps: { kubeConfig?: KubeConfig } = {},
 ): Promise<number> {
-  let kc: KubeConfig | undefined;
   return runVerb(
-    'down',
-    OPTIONS,
+    { name: 'down', usage: DOWN_USAGE, options: OPTIONS },
+    argv,
     io,
-    async () => {
-      const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-      if (values.help) {
-        io.stdout(`${DOWN_USAGE}\n`);
-        return 0;
-      }
+    deps,
+    async ({ values, positionals, env, kubeConfig }) => {
       if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
-      const timeout = parseDuration(values.timeout ?? '5m');
-      if (timeout === undefined)
-        throw new UsageError(`--timeout: "${values.timeout}" is not a duration; use e.g. 90s or 5m`);
-      const env = io.env ?? process.env;
+      const timeout = durationOption('--timeout', values.timeout ?? '5m', '90s or 5m');
       const helm = findHelm(values.helm, env);
-      kc = deps.kubeConfig ?? loadKubeConfig(env);
+      const kc = kubeConfig();
       await checkReachable(kc);
       const namespace = values.namespace ?? DEFAULT_NAMESPACE;
       const release = values.release ?? DEFAULT_RELEASE;
@@ -205,6 +189,5 @@ export function runDownCli(
       );
       return 0;
     },
-    () => kc,
   );
 }

@@ -12,7 +12,7 @@ import {
 } from '../api/agenttask.ts';
 import { AGENT_TASK, API_VERSION } from '../api/meta.ts';
 import type { AgentTask } from '../api/types.ts';
-import { closest, parseDuration, UsageError } from './common.ts';
+import { closest, durationOption, UsageError } from './common.ts';
 
 export interface RunFlags {
   prompt: string;
@@ -55,15 +55,6 @@ function parseTools(list: string | undefined): string[] {
   const duplicate = tools.find((t, i) => tools.indexOf(t) !== i);
   if (duplicate) throw new UsageError(`--tools: ${duplicate} is listed twice`);
   return tools;
-}
-
-function parseTimeout(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const seconds = parseDuration(text);
-  if (seconds === undefined || seconds < 1) {
-    throw new UsageError(`--timeout: "${text}" is not a duration; use e.g. 90s, 10m or 1h`);
-  }
-  return seconds;
 }
 
 function checkName(name: string | undefined): void {
@@ -110,8 +101,8 @@ export function buildTask(flags: RunFlags, env: Record<string, string | undefine
     tools: parseTools(flags.tools),
   };
   if (flags.runtime !== undefined) spec.runtimeClassName = flags.runtime;
-  const timeout = parseTimeout(flags.timeout);
-  if (timeout !== undefined) spec.timeoutSeconds = timeout;
+  if (flags.timeout !== undefined)
+    spec.timeoutSeconds = durationOption('--timeout', flags.timeout, '90s, 10m or 1h', 1);
   if (flags.approval !== undefined) spec.approval = flags.approval;
   const parsed = agentTaskSpecSchema.safeParse(spec);
   if (!parsed.success) throw new UsageError(describeIssue(parsed.error.issues[0]!, spec));

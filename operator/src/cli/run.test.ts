@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { type AddressInfo, createServer } from 'node:net';
 import { describe, test } from 'node:test';
-import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { PROMPT_MAX_CHARS } from '../api/agenttask.ts';
 import type { AgentTask } from '../api/types.ts';
 import { runRunCli } from './run.ts';
 import { buildTask } from './run-task.ts';
 import { approvalLines, outcomeOf, parseStepLine, podState, progressLine, stepLine } from './run-view.ts';
+import { testKubeConfig } from './testkit.ts';
 
 const base = { prompt: 'Summarize the workspace.', namespace: 'team-a', model: 'llama3.2:3b' };
 
@@ -24,24 +25,13 @@ async function closedPort(): Promise<number> {
 }
 const PORT = await closedPort();
 
-function offlineKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `https://127.0.0.1:${PORT}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'x' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u', namespace: 'team-a' }],
-    currentContext: 'ctx',
-  });
-  return kc;
-}
-
 async function run(...argv: string[]) {
   let out = '';
   let err = '';
   const code = await runRunCli(
     argv,
     { stdout: (s) => (out += s), stderr: (s) => (err += s), interactive: false, env: {} },
-    { kubeConfig: offlineKubeConfig(), onInterrupt: () => () => undefined },
+    { kubeConfig: testKubeConfig(`https://127.0.0.1:${PORT}`, 'team-a'), onInterrupt: () => () => undefined },
   );
   return { code, out, err };
 }

@@ -3,8 +3,6 @@
  * live progress line on stderr (phase, risk, how to approve, pod state, runner steps), then prints the
  * result on stdout (or how it failed on stderr). Ctrl-C asks whether to delete the task.
  */
-import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
 import { CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { RunnerStep } from '../api/agent-protocol.ts';
@@ -13,10 +11,11 @@ import { AGENT_TASK, GROUP, VERSION } from '../api/meta.ts';
 import type { AgentTask } from '../api/types.ts';
 import {
   type CliIo,
+  confirm,
   contextNamespace,
   explainApiError,
   Failure,
-  loadKubeConfig,
+  isInteractive,
   runVerb,
   UsageError,
 } from './common.ts';
@@ -77,15 +76,6 @@ const defaultInterrupt = (handler: () => void) => {
   return () => process.off('SIGINT', handler);
 };
 
-async function defaultConfirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';
   for await (const chunk of stream) text += chunk.toString();
@@ -93,17 +83,12 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 export function runRunCli(argv: string[], io: RunIo, deps: RunDeps = {}): Promise<number> {
-  let kc: KubeConfig | undefined;
   return runVerb(
-    'run',
-    OPTIONS,
+    { name: 'run', usage: RUN_USAGE, options: OPTIONS },
+    argv,
     io,
-    async () => {
-      const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-      if (values.help) {
-        io.stdout(`${RUN_USAGE}\n`);
-        return 0;
-      }
+    deps,
+    async ({ values, positionals, env, kubeConfig }) => {
       if (positionals.length === 0) throw new UsageError('missing the prompt: closedpaw run "what to do"');
       if (positionals.length > 1) {
         throw new UsageError(`one prompt only, got ${positionals.length} arguments: quote the prompt`);
@@ -116,7 +101,6 @@ export function runRunCli(argv: string[], io: RunIo, deps: RunDeps = {}): Promis
       let prompt = positionals[0]!;
       if (prompt === '-') prompt = await (io.readStdin?.() ?? readAll(process.stdin));
       // Validated before the cluster is even contacted.
-      const env = io.env ?? process.env;
       const draft = buildTask(
         {
           prompt,
@@ -130,7 +114,7 @@ export function runRunCli(argv: string[], io: RunIo, deps: RunDeps = {}): Promis
         },
         env,
       );
-      kc = deps.kubeConfig ?? loadKubeConfig(env);
+      const kc = kubeConfig();
       const namespace = values.namespace ?? contextNamespace(kc);
       draft.metadata.namespace = namespace;
       const created = await createTask(kc, draft);
@@ -153,7 +137,6 @@ export function runRunCli(argv: string[], io: RunIo, deps: RunDeps = {}): Promis
       io.stderr(`${outcome.stderr.join('\n')}\n`);
       return outcome.code;
     },
-    () => kc,
   );
 }
 
@@ -290,9 +273,8 @@ async function follow(
 async function onInterrupted(kc: KubeConfig, task: AgentTask, io: RunIo): Promise<void> {
   const name = task.metadata.name!;
   const namespace = task.metadata.namespace!;
-  const interactive = io.interactive ?? process.stdin.isTTY === true;
-  const remove = interactive
-    ? await (io.confirm ?? defaultConfirm)(`\nDelete task ${name}? [y/N] `).catch(() => false)
+  const remove = isInteractive(io)
+    ? await confirm(io, `\nDelete task ${name}? [y/N] `).catch(() => false)
     : false;
   if (!remove) {
     io.stderr(

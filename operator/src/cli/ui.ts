@@ -6,7 +6,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { parseArgs } from 'node:util';
 import {
   CoreV1Api,
   type KubeConfig,
@@ -15,7 +14,7 @@ import {
   type V1Deployment,
 } from '@kubernetes/client-node';
 import { rotateTokenFile } from '../server/ui/token.ts';
-import { type CliIo, explainApiError, Failure, loadKubeConfig, runVerb, UsageError } from './common.ts';
+import { type CliIo, explainApiError, Failure, runVerb, UsageError } from './common.ts';
 import {
   DEFAULT_NAMESPACE,
   envValue,
@@ -168,17 +167,12 @@ const stopSignal = () =>
   });
 
 export function runUiCli(argv: string[], io: CliIo, deps: UiDeps = {}): Promise<number> {
-  let kc: KubeConfig | undefined;
   return runVerb(
-    'ui',
-    OPTIONS,
+    { name: 'ui', usage: UI_USAGE, options: OPTIONS },
+    argv,
     io,
-    async () => {
-      const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-      if (values.help) {
-        io.stdout(`${UI_USAGE}\n`);
-        return 0;
-      }
+    deps,
+    async ({ values, positionals, kubeConfig }) => {
       if (positionals[0] === 'token') {
         if (positionals[1] !== 'rotate' || positionals.length > 2)
           throw new UsageError('usage: closedpaw ui token rotate --file FILE');
@@ -189,7 +183,7 @@ export function runUiCli(argv: string[], io: CliIo, deps: UiDeps = {}): Promise<
       if (localPort !== undefined && (!Number.isInteger(localPort) || localPort < 1 || localPort > 65535)) {
         throw new UsageError(`--port: "${values.port}" is not a port number`);
       }
-      kc = deps.kubeConfig ?? loadKubeConfig(io.env ?? process.env);
+      const kc = kubeConfig();
       const namespace = values.namespace ?? DEFAULT_NAMESPACE;
       const operator = await requireOperator(kc, namespace, values.release);
       const remotePort = uiPort(operator.container);
@@ -238,6 +232,5 @@ export function runUiCli(argv: string[], io: CliIo, deps: UiDeps = {}): Promise<
       await new Promise((resolve) => server.close(resolve));
       return 0;
     },
-    () => kc,
   );
 }

@@ -5,15 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { AppsV1Api, type KubeConfig, type V1Deployment, VersionApi } from '@kubernetes/client-node';
 import { statusCode } from '../k8s/errors.ts';
 import {
   type CliIo,
+  durationOption,
   explainApiError,
   Failure,
   loadKubeConfig,
-  parseDuration,
   runVerb,
   UsageError,
 } from './common.ts';
@@ -98,17 +97,12 @@ interface UpPlan {
 }
 
 export function runUpCli(argv: string[], io: CliIo, deps: { kubeConfig?: KubeConfig } = {}): Promise<number> {
-  let kc: KubeConfig | undefined;
   return runVerb(
-    'up',
-    OPTIONS,
+    { name: 'up', usage: UP_USAGE, options: OPTIONS },
+    argv,
     io,
-    async () => {
-      const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-      if (values.help) {
-        io.stdout(`${UP_USAGE}\n`);
-        return 0;
-      }
+    deps,
+    async ({ values, positionals, env, kubeConfig }) => {
       if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
       const release = values.release ?? DEFAULT_RELEASE;
       if (!RELEASE_PATTERN.test(release) || release.length > 53) {
@@ -116,9 +110,7 @@ export function runUpCli(argv: string[], io: CliIo, deps: { kubeConfig?: KubeCon
           `--release: "${release}" is not a release name (lowercase letters, digits, "-"; at most 53)`,
         );
       }
-      const timeout = parseDuration(values.timeout ?? '5m');
-      if (timeout === undefined)
-        throw new UsageError(`--timeout: "${values.timeout}" is not a duration; use e.g. 90s or 5m`);
+      const timeout = durationOption('--timeout', values.timeout ?? '5m', '90s or 5m');
       for (const file of values.values ?? []) {
         if (!existsSync(file)) throw new UsageError(`--values: no such file: ${file}`);
       }
@@ -128,7 +120,6 @@ export function runUpCli(argv: string[], io: CliIo, deps: { kubeConfig?: KubeCon
       const chartDir = values.chart ?? defaultChart();
       if (!existsSync(`${chartDir}/Chart.yaml`))
         throw new UsageError(`--chart: no Chart.yaml in ${chartDir}`);
-      const env = io.env ?? process.env;
       const helm = findHelm(values.helm, env);
       const plan: UpPlan = {
         release,
@@ -161,13 +152,11 @@ export function runUpCli(argv: string[], io: CliIo, deps: { kubeConfig?: KubeCon
           io.stdout(rendered.stdout);
           return 0;
         }
-        kc = deps.kubeConfig ?? loadKubeConfig(env);
-        return await install(kc, helm, args, plan, io, env);
+        return await install(kubeConfig(), helm, args, plan, io, env);
       } finally {
         chart.cleanup();
       }
     },
-    () => kc,
   );
 }
 

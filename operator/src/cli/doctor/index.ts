@@ -5,7 +5,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   AdmissionregistrationV1Api,
   AuthorizationV1Api,
@@ -27,14 +26,7 @@ import { AGENT_TASK, GROUP, VERSION } from '../../api/meta.ts';
 import type { AgentTask } from '../../api/types.ts';
 import { PAIRING_POLICY_NAME } from '../../channels/pairing-resource.ts';
 import { statusCode } from '../../k8s/errors.ts';
-import {
-  type CliIo,
-  explainApiError,
-  loadKubeConfig,
-  parseDuration,
-  runVerb,
-  UsageError,
-} from '../common.ts';
+import { type CliIo, durationOption, explainApiError, runVerb, UsageError } from '../common.ts';
 import { packageRoot } from '../helm.ts';
 import {
   DEFAULT_NAMESPACE,
@@ -454,26 +446,18 @@ export function runDoctorCli(
   io: CliIo,
   deps: { kubeConfig?: KubeConfig } = {},
 ): Promise<number> {
-  let kc: KubeConfig | undefined;
   return runVerb(
-    'doctor',
-    OPTIONS,
+    { name: 'doctor', usage: DOCTOR_USAGE, options: OPTIONS },
+    argv,
     io,
-    async () => {
-      const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-      if (values.help) {
-        io.stdout(`${DOCTOR_USAGE}\n`);
-        return 0;
-      }
+    deps,
+    async ({ values, positionals, kubeConfig }) => {
       if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
       const output = values.output ?? 'text';
       if (output !== 'text' && output !== 'json')
         throw new UsageError(`-o: unknown format "${output}"; use json`);
-      const timeout = parseDuration(values['probe-timeout'] ?? '60s');
-      if (timeout === undefined || timeout < 1)
-        throw new UsageError(`--probe-timeout: "${values['probe-timeout']}" is not a duration; use e.g. 60s`);
-      kc = deps.kubeConfig ?? loadKubeConfig(io.env ?? process.env);
-      const checks = await doctor(kc, {
+      const timeout = durationOption('--probe-timeout', values['probe-timeout'] ?? '60s', '60s', 1);
+      const checks = await doctor(kubeConfig(), {
         pre: values.pre,
         namespace: values.namespace ?? DEFAULT_NAMESPACE,
         probe: {
@@ -486,6 +470,5 @@ export function runDoctorCli(
       io.stdout(output === 'json' ? renderJson(checks) : renderText(checks));
       return exitCode(checks);
     },
-    () => kc,
   );
 }

@@ -138,6 +138,7 @@ async function startApprovalChannels(
     ...(deps.sink ? { audit: deps.sink } : {}),
     logger: deps.logger.child({ component: 'channels' }),
     ttlSeconds: config.approvalTtlSeconds,
+    ...(config.cloud ? { cloud: config.cloud } : {}),
   }).catch((error: unknown) => {
     deps.logger.error({ err: (error as Error).message }, 'approval channels failed to start: they stay off');
     return undefined;

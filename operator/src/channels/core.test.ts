@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AgentTask, Approval } from '../api/types.ts';
 import type { AuditEventInput } from '../audit/events.ts';
+import { parseCloudSettings } from '../gateway/providers/catalog.ts';
 import { approvalFixture, taskFixture } from '../server/ui/testkit.ts';
 import type { ChannelAdapter } from './adapter.ts';
 import { ChannelCore } from './core.ts';
 import { noticeText } from './message.ts';
-import { ApprovalNotifier } from './notifier.ts';
+import { ApprovalNotifier, noticeFor } from './notifier.ts';
 import { PairingCodes, PairingStore } from './pairing.ts';
 import { decideRelay } from './relay.ts';
 import type { ApprovalNotice, ChatAccount } from './types.ts';
@@ -238,4 +239,20 @@ describe('notifications', () => {
       ],
     );
   });
+});
+
+test('a chat notice rates the task as the operator does: a cloud model is a risk reason there too', () => {
+  const w = world();
+  const cloud = parseCloudSettings({
+    CLOSEDPAW_CLOUD_MODELS: 'openai/gpt-4o-mini',
+    CLOSEDPAW_CLOUD_PRICES: 'openai/gpt-4o-mini=0.15/0.60',
+  });
+  const withCloud = noticeFor(w.approval, w.task, w.core.refs, now, 1800, cloud);
+  const local = noticeFor(w.approval, w.task, w.core.refs, now, 1800);
+  assert.equal(withCloud?.risk.level, 'critical');
+  assert.ok(
+    withCloud?.risk.reasons.some((r) => r.includes('cloud model openai/gpt-4o-mini')),
+    JSON.stringify(withCloud?.risk),
+  );
+  assert.ok(!local?.risk.reasons.some((r) => r.includes('cloud model')), JSON.stringify(local?.risk));
 });

@@ -3,9 +3,11 @@
  * relaying decisions as the paired user, optional task intake, and the audit record of each. Adapters
  * call `act` only for requests whose signature and freshness they verified.
  */
+
 import { randomBytes } from 'node:crypto';
 import type { AgentTask, Approval } from '../api/types.ts';
 import type { AuditEventInput } from '../audit/events.ts';
+import type { CloudSettings } from '../gateway/providers/catalog.ts';
 import { errorMessage } from '../k8s/errors.ts';
 import type { PairingCodes, PairingStore } from './pairing.ts';
 import { decideRelay, type RefTarget } from './relay.ts';
@@ -35,6 +37,7 @@ export interface CoreDeps {
   audit(event: AuditEventInput): void;
   now(): Date;
   ttlSeconds: number;
+  cloud?: CloudSettings;
   intake?: IntakeSettings;
 }
 
@@ -126,6 +129,7 @@ export class ChannelCore {
       task,
       now: this.#d.now(),
       ttlSeconds: this.#d.ttlSeconds,
+      ...(this.#d.cloud ? { cloud: this.#d.cloud } : {}),
     });
     const base = {
       type: 'channel.decision' as const,

@@ -3,8 +3,10 @@
  * channel (by uid), with the task summary, risk reasons and expiry. Sends are queued per channel
  * (http.ts Outbox), so a slow or dead platform delays only its own messages; each outcome is audited.
  */
+
 import type { AgentTask, Approval } from '../api/types.ts';
 import type { AuditEventInput } from '../audit/events.ts';
+import type { CloudSettings } from '../gateway/providers/catalog.ts';
 import { assessApproval } from '../server/ui/assess.ts';
 import type { ChannelAdapter } from './adapter.ts';
 import type { RefRegistry } from './core.ts';
@@ -18,6 +20,7 @@ export interface NotifierDeps {
   audit(event: AuditEventInput): void;
   now(): Date;
   ttlSeconds: number;
+  cloud?: CloudSettings;
   onError?(err: unknown, platform: string): void;
 }
 
@@ -28,8 +31,9 @@ export function noticeFor(
   refs: RefRegistry,
   now: Date,
   ttlSeconds: number,
+  cloud?: CloudSettings,
 ): ApprovalNotice | undefined {
-  const assessed = assessApproval(approval, task, { now, ttlSeconds });
+  const assessed = assessApproval(approval, task, { now, ttlSeconds, ...(cloud ? { cloud } : {}) });
   if (!assessed.decidable || !assessed.task) return undefined;
   const namespace = approval.metadata.namespace ?? '';
   const name = approval.metadata.name ?? '';
@@ -67,7 +71,7 @@ export class ApprovalNotifier {
       live.add(uid);
       if (this.#sent.has(uid)) continue;
       const task = this.#d.tasks.get(`${approval.metadata.namespace}/${approval.spec.taskRef.name}`);
-      const notice = noticeFor(approval, task, this.#d.refs, now, this.#d.ttlSeconds);
+      const notice = noticeFor(approval, task, this.#d.refs, now, this.#d.ttlSeconds, this.#d.cloud);
       if (!notice) continue;
       this.#sent.add(uid);
       for (const adapter of this.#d.adapters) sends.push(this.#send(adapter, notice, approval));

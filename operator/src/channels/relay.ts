@@ -3,7 +3,9 @@
  * user, tell a paired sender why it cannot be relayed, or do nothing at all for a sender nobody paired.
  * The API server still has the last word (its admission policy checks the impersonated user).
  */
+
 import type { AgentTask, Approval } from '../api/types.ts';
+import type { CloudSettings } from '../gateway/providers/catalog.ts';
 import { assessApproval } from '../server/ui/assess.ts';
 import type { Pairing } from './pairing.ts';
 import type { ChatAccount, Verdict } from './types.ts';
@@ -29,6 +31,7 @@ export interface RelayFacts {
   task: AgentTask | undefined;
   now: Date;
   ttlSeconds: number;
+  cloud?: CloudSettings;
 }
 
 export function decideRelay(f: RelayFacts): RelayDecision {
@@ -47,7 +50,11 @@ export function decideRelay(f: RelayFacts): RelayDecision {
       message: `${what} no longer exists (it was replaced or deleted): nothing was decided`,
     };
   }
-  const assessed = assessApproval(f.approval, f.task, { now: f.now, ttlSeconds: f.ttlSeconds });
+  const assessed = assessApproval(f.approval, f.task, {
+    now: f.now,
+    ttlSeconds: f.ttlSeconds,
+    ...(f.cloud ? { cloud: f.cloud } : {}),
+  });
   if (!assessed.decidable)
     return { kind: 'refuse', message: assessed.blocker?.message ?? `${what} cannot be decided` };
   const via = `${f.sender.platform} account ${f.sender.name ?? f.sender.id}`;

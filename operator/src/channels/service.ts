@@ -4,9 +4,11 @@
  * (a scan of the approval cache every few seconds) and the pairing-confirmation watcher. A platform
  * outage only fills (and bounds) that platform's outbox: nothing here blocks the controllers.
  */
+
 import type { AgentTask, Approval } from '../api/types.ts';
 import type { AuditEventInput } from '../audit/events.ts';
 import type { AuditSink } from '../audit/sink.ts';
+import type { CloudSettings } from '../gateway/providers/catalog.ts';
 import type { KubeConnection } from '../k8s/rest.ts';
 import { RestClient } from '../k8s/rest.ts';
 import { Informer, type KubeObject } from '../runtime/informer.ts';
@@ -52,6 +54,8 @@ export interface ChannelsWiring {
   audit?: Pick<AuditSink, 'append'>;
   logger: ChannelsLogger;
   ttlSeconds: number;
+  /** The operator's cloud models: chat shows a task's risk as the operator rates it. */
+  cloud?: CloudSettings;
   now?: () => Date;
   scanIntervalMs?: number;
   retry?: RetryPolicy;
@@ -104,6 +108,7 @@ export async function startChannels(w: ChannelsWiring): Promise<RunningChannels>
     audit,
     now,
     ttlSeconds: w.ttlSeconds,
+    ...(w.cloud ? { cloud: w.cloud } : {}),
     ...(w.settings.intake ? { intake: intakeSettings(w.settings.intake, rest) } : {}),
   });
   const context = (platform: Platform): AdapterContext => {
@@ -209,6 +214,7 @@ export async function startChannels(w: ChannelsWiring): Promise<RunningChannels>
     audit,
     now,
     ttlSeconds: w.ttlSeconds,
+    ...(w.cloud ? { cloud: w.cloud } : {}),
     onError: (err, platform) =>
       log.warn({ channel: platform, err: (err as Error).message }, 'channels: notification failed'),
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from './config.ts';
 
@@ -66,4 +67,21 @@ test('audit is on by default, in the state directory, with a key the operator ma
   assert.equal(mounted.audit?.generateKeys, false, 'a configured key directory is never written to');
   assert.equal(loadConfig({ CLOSEDPAW_AUDIT: 'off' }).audit, undefined, 'off only when asked');
   assert.throws(() => loadConfig({ CLOSEDPAW_AUDIT: 'no' }), /CLOSEDPAW_AUDIT/);
+});
+
+test('the state directory comes from the environment given, not the process; relative dirs are resolved', () => {
+  const saved = process.env.XDG_STATE_HOME;
+  process.env.XDG_STATE_HOME = '/process/state';
+  try {
+    const config = loadConfig({ XDG_STATE_HOME: '/given/state', CLOSEDPAW_AUDIT_KEYS_DIR: 'keys' });
+    assert.equal(config.stateDir, '/given/state/closedpaw');
+    assert.equal(config.vaultDir, '/given/state/closedpaw/vault');
+    assert.equal(config.audit?.logPath, '/given/state/closedpaw/audit/audit.log');
+    assert.equal(config.audit?.keysDir, resolve('keys'));
+    assert.equal(config.audit?.generateKeys, false);
+    assert.equal(config.gateway.keyFile, '/given/state/closedpaw/gateway-key.jwk');
+  } finally {
+    if (saved === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = saved;
+  }
 });

@@ -2,11 +2,11 @@
  * Operator configuration from environment variables, validated by zod.
  * A bad value stops start-up with a message naming the variable.
  */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ChannelConfigError, type ChannelSettings, parseChannelSettings } from './channels/settings.ts';
 import { CloudConfigError, type CloudSettings, parseCloudSettings } from './gateway/providers/catalog.ts';
+import { stateDirOf, vaultLocations } from './vault/locations.ts';
 
 const boolean = z.enum(['true', 'false']).transform((v) => v === 'true');
 const port = z.coerce.number().int().min(1).max(65535);
@@ -180,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  const state = stateDirOf(env);
   if (e.CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS >= e.CLOSEDPAW_LEASE_DURATION_SECONDS) {
     throw new ConfigError(
       'invalid configuration:\n  CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS must be less than CLOSEDPAW_LEASE_DURATION_SECONDS',
@@ -188,7 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const [httpHost, httpPort] = splitHostPort(e.CLOSEDPAW_HTTP_ADDR);
   return consistent({
     ollamaUrl: e.CLOSEDPAW_OLLAMA_URL,
-    gateway: gatewayConfig(e),
+    gateway: gatewayConfig(e, state),
     allowDns: e.CLOSEDPAW_ALLOW_DNS,
     sandboxHandlers: e.CLOSEDPAW_SANDBOX_HANDLERS,
     runnerImage: e.CLOSEDPAW_RUNNER_IMAGE,
@@ -210,16 +211,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpPort,
     approvalTtlSeconds: e.CLOSEDPAW_APPROVAL_TTL_SECONDS,
     approvers: { users: e.CLOSEDPAW_APPROVER_USERS ?? [], groups: e.CLOSEDPAW_APPROVER_GROUPS ?? [] },
-    ...(e.CLOSEDPAW_UI_ADDR === 'off' ? {} : { ui: uiConfig(e) }),
-    stateDir: stateDir(e),
-    vaultDir: e.CLOSEDPAW_VAULT_DIR ?? join(stateDir(e), 'vault'),
+    ...(e.CLOSEDPAW_UI_ADDR === 'off' ? {} : { ui: uiConfig(e, state) }),
+    stateDir: state,
+    vaultDir: vaultLocations(env).vaultDir,
     ...optionalFeatures(env),
-    ...(e.CLOSEDPAW_AUDIT === 'on' ? { audit: auditConfig(e, stateDir(e)) } : {}),
+    ...(e.CLOSEDPAW_AUDIT === 'on' ? { audit: auditConfig(e, env, state) } : {}),
     logLevel: e.LOG_LEVEL,
   });
 }
 
-function gatewayConfig(e: Env): GatewayConfig {
+function gatewayConfig(e: Env, state: string): GatewayConfig {
   const listen = e.CLOSEDPAW_GATEWAY_ADDR === 'off' ? undefined : splitHostPort(e.CLOSEDPAW_GATEWAY_ADDR);
   const urlPort = e.CLOSEDPAW_GATEWAY_URL ? Number(new URL(e.CLOSEDPAW_GATEWAY_URL).port || 80) : undefined;
   // Port 0 (listen anywhere, tests) is settled once the gateway listens.
@@ -235,7 +236,7 @@ function gatewayConfig(e: Env): GatewayConfig {
       podSelector: e.CLOSEDPAW_GATEWAY_POD_SELECTOR,
       ...(e.CLOSEDPAW_GATEWAY_IP ? { ip: e.CLOSEDPAW_GATEWAY_IP } : {}),
     },
-    keyFile: e.CLOSEDPAW_GATEWAY_KEY_FILE ?? join(stateDir(e), 'gateway-key.jwk'),
+    keyFile: e.CLOSEDPAW_GATEWAY_KEY_FILE ?? join(state, 'gateway-key.jwk'),
   };
 }
 
@@ -275,24 +276,23 @@ function optionalFeatures(
   }
 }
 
-/** `$CLOSEDPAW_STATE_DIR`, else `$XDG_STATE_HOME/closedpaw`, else `~/.local/state/closedpaw`. */
-function stateDir(e: Env): string {
-  if (e.CLOSEDPAW_STATE_DIR) return resolve(e.CLOSEDPAW_STATE_DIR);
-  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
-  return join(base, 'closedpaw');
-}
-
-function auditConfig(e: Env, state: string): NonNullable<OperatorConfig['audit']> {
+/** The audit log's places; the keyring is the vault's (vault/locations.ts), in one place for both. */
+function auditConfig(
+  e: Env,
+  env: Record<string, string | undefined>,
+  state: string,
+): NonNullable<OperatorConfig['audit']> {
+  const { keysDir, defaultKeys } = vaultLocations(env);
   const dir = e.CLOSEDPAW_AUDIT_DIR ?? join(state, 'audit');
   return {
     logPath: join(dir, 'audit.log'),
-    keysDir: e.CLOSEDPAW_AUDIT_KEYS_DIR ?? join(state, 'audit-keys'),
-    generateKeys: e.CLOSEDPAW_AUDIT_KEYS_DIR === undefined,
+    keysDir,
+    generateKeys: defaultKeys,
     checkpointDir: e.CLOSEDPAW_AUDIT_CHECKPOINT_DIR ?? join(state, 'checkpoints'),
   };
 }
 
-function uiConfig(e: Env): NonNullable<OperatorConfig['ui']> {
+function uiConfig(e: Env, state: string): NonNullable<OperatorConfig['ui']> {
   if (e.CLOSEDPAW_UI_TOKEN && e.CLOSEDPAW_UI_TOKEN_FILE) {
     throw new ConfigError(
       'invalid configuration:\n  CLOSEDPAW_UI_TOKEN_FILE: set either CLOSEDPAW_UI_TOKEN or CLOSEDPAW_UI_TOKEN_FILE, not both',
@@ -306,7 +306,7 @@ function uiConfig(e: Env): NonNullable<OperatorConfig['ui']> {
     ...(e.CLOSEDPAW_UI_APPROVER_GROUPS ? { approverGroups: e.CLOSEDPAW_UI_APPROVER_GROUPS } : {}),
     ...(e.CLOSEDPAW_UI_TOKEN ? { token: e.CLOSEDPAW_UI_TOKEN } : {}),
     ...(e.CLOSEDPAW_UI_TOKEN_FILE ? { tokenFile: e.CLOSEDPAW_UI_TOKEN_FILE } : {}),
-    stateDir: e.CLOSEDPAW_UI_STATE_DIR ?? stateDir(e),
+    stateDir: e.CLOSEDPAW_UI_STATE_DIR ?? state,
   };
 }
 

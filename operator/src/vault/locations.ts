@@ -14,10 +14,15 @@ export interface VaultLocations {
   defaultKeys: boolean;
 }
 
-export function vaultLocations(env: Record<string, string | undefined>): VaultLocations {
-  const state = env.CLOSEDPAW_STATE_DIR
+/** The operator's state directory for this environment. */
+export function stateDirOf(env: Record<string, string | undefined>): string {
+  return env.CLOSEDPAW_STATE_DIR
     ? resolve(env.CLOSEDPAW_STATE_DIR)
     : join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'closedpaw');
+}
+
+export function vaultLocations(env: Record<string, string | undefined>): VaultLocations {
+  const state = stateDirOf(env);
   return {
     vaultDir: env.CLOSEDPAW_VAULT_DIR ? resolve(env.CLOSEDPAW_VAULT_DIR) : join(state, 'vault'),
     keysDir: env.CLOSEDPAW_AUDIT_KEYS_DIR ? resolve(env.CLOSEDPAW_AUDIT_KEYS_DIR) : join(state, 'audit-keys'),

@@ -3,7 +3,8 @@
  * informers, a server-sent event stream of changes, and the built UI (ui/dist).
  *
  * Security model (docs: shared security checklist, "Local web UI"):
- * - loopback only; `Host` must be one of 127.0.0.1 / localhost / [::1] with our port (DNS rebinding);
+ * - loopback only; `Host` must be 127.0.0.1 / localhost / [::1] with an explicit port, any port (the UI's own
+ *   or a local port forwarded to it, e.g. by `closedpaw ui`): the name stops DNS rebinding;
  * - every non-GET request must carry an allowed `Origin` (cross-site writes), and JSON only;
  * - /api/* needs `Authorization: Bearer <token>`; the token reaches the browser only in the URL
  *   fragment; a credential-looking query parameter is a 400 and never authenticates;

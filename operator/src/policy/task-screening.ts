@@ -14,7 +14,23 @@ export interface ScreeningFinding {
   reasons: string[];
 }
 
-export function screenTask(spec: AgentTaskSpec): ScreeningResult & { findings: ScreeningFinding[] } {
+export type TaskScreening = ScreeningResult & { findings: ScreeningFinding[] };
+
+/** Results by spec digest: the UI, CLI and channels rate the same spec on every view. Bounded. */
+const bySpecDigest = new Map<string, TaskScreening>();
+const MAX_REMEMBERED = 1000;
+
+/** screenTask(spec), remembered under the spec's digest (the caller's; it names exactly this spec). */
+export function screenTaskOnce(spec: AgentTaskSpec, digest: string): TaskScreening {
+  const known = bySpecDigest.get(digest);
+  if (known) return known;
+  const result = screenTask(spec);
+  bySpecDigest.set(digest, result);
+  if (bySpecDigest.size > MAX_REMEMBERED) bySpecDigest.delete(bySpecDigest.keys().next().value as string);
+  return result;
+}
+
+export function screenTask(spec: AgentTaskSpec): TaskScreening {
   const findings: ScreeningFinding[] = [];
   const prompt = screen(spec.prompt, { where: 'prompt' });
   if (prompt.flagged) findings.push({ where: 'prompt', score: prompt.score, reasons: prompt.reasons });

@@ -11,7 +11,7 @@ import type { AgentTask, Approval } from '../../api/types.ts';
 import type { CloudSettings } from '../../gateway/providers/catalog.ts';
 import { specDigest } from '../../policy/digest.ts';
 import { rateRisk } from '../../policy/risk.ts';
-import { screenTask } from '../../policy/task-screening.ts';
+import { screenTaskOnce } from '../../policy/task-screening.ts';
 
 /** Why an Approval cannot be decided; `message` says what happened and what to do. */
 export type BlockerCode =
@@ -149,8 +149,9 @@ function currentTask(
   if (!uid || uid !== approval.spec.taskRef.uid || ownerUid(approval) !== uid) return { problem: 'mismatch' };
   const parsed = agentTaskSpecSchema.safeParse(task.spec);
   if (!parsed.success) return { problem: 'invalid' };
-  const risk = rateRisk(parsed.data, screenTask(parsed.data), cloud);
-  return { task: { spec: parsed.data, digest: specDigest(parsed.data), risk } };
+  const digest = specDigest(parsed.data);
+  const risk = rateRisk(parsed.data, screenTaskOnce(parsed.data, digest), cloud);
+  return { task: { spec: parsed.data, digest, risk } };
 }
 
 /** The Approval's recorded risk, when it says anything the recomputed risk does not (shown, labelled, never trusted). */

@@ -112,13 +112,6 @@ interface Snapshot {
 /** Passes repeated when the log grew while being read (a frame being appended shows as a cut tail). */
 const MAX_ATTEMPTS = 3;
 
-export const UNAVAILABLE: AuditTrailView = {
-  available: false,
-  events: [],
-  total: 0,
-  message: 'the operator records no audit log (CLOSEDPAW_AUDIT=off), so there is no audit trail to show',
-};
-
 type FileState = { size: number; mtimeMs: number };
 
 async function fileState(path: string): Promise<FileState | undefined> {

@@ -32,6 +32,7 @@ import type { AccessReview } from './access.ts';
 import { assessApproval } from './assess.ts';
 import type { AuditTrailSource } from './audit-trail.ts';
 import { HttpError } from './http-error.ts';
+import { objectParams, validationMessage } from './params.ts';
 import type { ReadPodLog } from './pod-log.ts';
 import {
   type AuthLimits,
@@ -128,12 +129,7 @@ export const READ_ONLY_HINT =
   'decide from the terminal with `closedpaw approve NAME` / `closedpaw deny NAME`.';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1']);
-const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-const paramsSchema = z.object({
-  namespace: z.string().regex(DNS_NAME, 'invalid namespace'),
-  name: z.string().regex(DNS_NAME, 'invalid approval name'),
-});
+const paramsSchema = objectParams('approval');
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
@@ -156,12 +152,6 @@ export const decisionBodySchema = z
 /** Per-route settings: `public` routes (static files only) need no token. */
 interface RouteConfig {
   public?: boolean;
-}
-
-function validationMessage(error: z.ZodError): string {
-  return error.issues
-    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
-    .join('; ');
 }
 
 function tokenSourceOf(token: UiDeps['token']): TokenSource {

@@ -38,25 +38,28 @@ export const viewOf = (src: ApprovalSource, a: Approval): ApprovalView =>
   });
 
 /** The objects whose namespace the approver may read (each namespace asked once). */
-async function readableOnly<T extends KubeObject>(src: ApprovalSource, all: T[]): Promise<T[]> {
+export async function readableOnly<T extends KubeObject>(
+  readable: (namespace: string) => Promise<boolean>,
+  all: T[],
+): Promise<T[]> {
   const namespaces = [...new Set(all.map((o) => o.metadata?.namespace ?? ''))];
-  const readable = new Set<string>();
+  const allowed = new Set<string>();
   await Promise.all(
     namespaces.map(async (ns) => {
-      if (await src.readable(ns)) readable.add(ns);
+      if (await readable(ns)) allowed.add(ns);
     }),
   );
-  return all.filter((o) => readable.has(o.metadata?.namespace ?? ''));
+  return all.filter((o) => allowed.has(o.metadata?.namespace ?? ''));
 }
 
 /** Every approval the approver may read, joined with its task. */
 export async function approvalViews(src: ApprovalSource): Promise<ApprovalView[]> {
-  return (await readableOnly(src, src.approvals.list())).map((a) => viewOf(src, a));
+  return (await readableOnly(src.readable, src.approvals.list())).map((a) => viewOf(src, a));
 }
 
 /** A row for every task the approver may read. */
 export async function taskSummaries(src: ApprovalSource): Promise<TaskSummaryView[]> {
-  return (await readableOnly(src, src.tasks.list())).map(toTaskSummary);
+  return (await readableOnly(src.readable, src.tasks.list())).map(toTaskSummary);
 }
 
 /** One approval (the caller checked that its namespace is readable). */

@@ -10,24 +10,19 @@
  *   GET /api/tasks/:namespace/:name/events      server-sent events: all of the above, live
  */
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { AgentTask } from '../../api/types.ts';
 import type { KubeObject } from '../../runtime/informer.ts';
 import type { AuditTrailSource, AuditTrailView } from './audit-trail.ts';
 import { HttpError } from './http-error.ts';
+import { objectParams, validationMessage } from './params.ts';
 import type { ReadPodLog } from './pod-log.ts';
 import { DEFAULT_STEP_LOG_LIMIT_BYTES, readStepsOnce } from './step-follower.ts';
 import type { StepsResponse } from './steps.ts';
-import type { InformerView } from './stream.ts';
+import { type InformerView, readableOnly } from './stream.ts';
 import { auditUnavailable, STEPS_NOT_WIRED, type TaskStreams } from './task-stream.ts';
 import { type TaskDetailView, type TasksResponse, toTaskDetail, toTaskSummary } from './task-view.ts';
 
-const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-export const taskParamsSchema = z.object({
-  namespace: z.string().regex(DNS_NAME, 'invalid namespace'),
-  name: z.string().regex(DNS_NAME, 'invalid task name'),
-});
+const taskParams = objectParams('task');
 
 export interface TaskRoutesContext {
   tasks: InformerView<AgentTask & KubeObject>;
@@ -42,29 +37,11 @@ export interface TaskRoutesContext {
   now: () => Date;
 }
 
-/** Every task the approver may read (namespaces checked once each). */
-export async function readableTasks(ctx: Pick<TaskRoutesContext, 'tasks' | 'readable'>) {
-  const all = ctx.tasks.list();
-  const namespaces = [...new Set(all.map((t) => t.metadata.namespace ?? ''))];
-  const allowed = new Set<string>();
-  await Promise.all(
-    namespaces.map(async (ns) => {
-      if (await ctx.readable(ns)) allowed.add(ns);
-    }),
-  );
-  return all.filter((t) => allowed.has(t.metadata.namespace ?? ''));
-}
-
 export function registerTaskRoutes(app: FastifyInstance, ctx: TaskRoutesContext): void {
   /** Access first, then the lookup: 403 before 404. */
   const lookup = async (params: unknown) => {
-    const parsed = taskParamsSchema.safeParse(params);
-    if (!parsed.success) {
-      throw new HttpError(
-        400,
-        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-      );
-    }
+    const parsed = taskParams.safeParse(params);
+    if (!parsed.success) throw new HttpError(400, validationMessage(parsed.error));
     const { namespace, name } = parsed.data;
     await ctx.requireReadable(namespace);
     const task = ctx.tasks.get(`${namespace}/${name}`);
@@ -76,7 +53,7 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: TaskRoutesContext)
     '/api/tasks',
     async (): Promise<TasksResponse> => ({
       serverTime: ctx.now().toISOString(),
-      tasks: (await readableTasks(ctx)).map(toTaskSummary),
+      tasks: (await readableOnly(ctx.readable, ctx.tasks.list())).map(toTaskSummary),
     }),
   );
 

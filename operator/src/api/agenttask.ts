@@ -18,6 +18,11 @@ export const TASK_PHASES = [
 ] as const;
 export type TaskPhase = (typeof TASK_PHASES)[number];
 
+/** Phases after which nothing about a task changes any more. */
+export const TERMINAL_PHASES: readonly TaskPhase[] = ['Succeeded', 'Failed', 'TimedOut', 'Denied', 'Expired'];
+export const isTerminalPhase = (phase: string | undefined): boolean =>
+  phase !== undefined && (TERMINAL_PHASES as readonly string[]).includes(phase);
+
 export const PROMPT_MAX_CHARS = 32768;
 export const RESULT_SUMMARY_MAX_CHARS = 4096;
 /** Task names are bounded so derived child names (`<task>-agent`) stay valid label values. */

@@ -4,15 +4,12 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { type RunnerStep, runnerStepSchema } from '../api/agent-protocol.ts';
-import type { TaskPhase } from '../api/agenttask.ts';
+import { isTerminalPhase } from '../api/agenttask.ts';
 import { CONDITION, REASON_TEXT } from '../api/reasons.ts';
 import type { AgentTask } from '../api/types.ts';
 import { escapeControl } from './approvals.ts';
 
-export const TERMINAL: readonly TaskPhase[] = ['Succeeded', 'Failed', 'TimedOut', 'Denied', 'Expired'];
-
-export const isTerminal = (task: AgentTask | undefined): boolean =>
-  task?.status?.phase !== undefined && TERMINAL.includes(task.status.phase);
+export const isTerminal = (task: AgentTask | undefined): boolean => isTerminalPhase(task?.status?.phase);
 
 /** A runner step from one pod-log line; undefined for any other line (the result frame, stray output). */
 export function parseStepLine(line: string): RunnerStep | undefined {

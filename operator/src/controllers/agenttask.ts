@@ -66,8 +66,6 @@ import {
   type TaskTiming,
 } from './task-decisions.ts';
 
-export { TERMINAL_PHASES } from './task-decisions.ts';
-
 export interface AgentTaskControllerDeps {
   client: ClusterClient;
   tasks: Pick<Informer<AgentTask>, 'get'>;

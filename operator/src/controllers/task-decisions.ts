@@ -8,7 +8,7 @@
  *   Pending → AwaitingApproval (critical) → Pending (pod created, not running) → Running
  *           → Succeeded | Failed | TimedOut | Denied | Expired
  */
-import type { AgentTaskStatus, TaskPhase } from '../api/agenttask.ts';
+import { type AgentTaskStatus, isTerminalPhase, type TaskPhase } from '../api/agenttask.ts';
 import type { Risk } from '../api/common.ts';
 import { CONDITION, type Reason } from '../api/reasons.ts';
 import type { AgentTask } from '../api/types.ts';
@@ -16,8 +16,6 @@ import type { PodOutcome } from '../sandbox/pod-outcome.ts';
 import type { RuntimeClassVerdict } from '../sandbox/runtime-class.ts';
 import type { GateResult } from './approval-gate.ts';
 import { type ConditionInput, findCondition } from './conditions.ts';
-
-export const TERMINAL_PHASES: readonly TaskPhase[] = ['Succeeded', 'Failed', 'TimedOut', 'Denied', 'Expired'];
 
 export type Child<F> =
   | { kind: 'absent'; expected: boolean }
@@ -100,7 +98,7 @@ export interface TaskDecision {
   requeueAfterMs?: number;
 }
 
-export const isTerminal = (task: AgentTask) => TERMINAL_PHASES.includes(task.status?.phase as TaskPhase);
+export const isTerminal = (task: AgentTask) => isTerminalPhase(task.status?.phase);
 
 /** What needs approval: critical risk, and no pod yet (an approved, running task never asks again). */
 export const needsGate = (task: AgentTask, risk: Risk, pod: Child<PodFacts>) =>

@@ -3,7 +3,7 @@
  * status, and each condition next to what its reason means (api/reasons.ts).
  * Pure; the UI imports these types (type-only), like view.ts.
  */
-import { agentTaskSpecSchema, type TaskPhase } from '../../api/agenttask.ts';
+import { agentTaskSpecSchema, isTerminalPhase } from '../../api/agenttask.ts';
 import { REASON_TEXT } from '../../api/reasons.ts';
 import type { AgentTask } from '../../api/types.ts';
 import type { AuditTrailView } from './audit-trail.ts';
@@ -11,17 +11,7 @@ import type { RunnerStep, StepsStatus } from './steps.ts';
 
 export type RiskLevel = 'low' | 'high' | 'critical' | 'unknown';
 
-/** Phases after which nothing about the task changes any more. */
-export const TERMINAL_PHASES: ReadonlySet<string> = new Set<TaskPhase>([
-  'Succeeded',
-  'Failed',
-  'TimedOut',
-  'Denied',
-  'Expired',
-]);
-
-export const isTerminal = (phase: string | undefined): boolean =>
-  phase !== undefined && TERMINAL_PHASES.has(phase);
+export const isTerminal = isTerminalPhase;
 
 export interface TaskSummaryView {
   /** `namespace/name`. */

@@ -137,3 +137,20 @@ export const runnerStepSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('failed'), reason: z.enum(RUNNER_FAILURE_REASONS), message: z.string() }),
 ]);
 export type RunnerStep = z.infer<typeof runnerStepSchema>;
+
+/** A step line longer than this is not a step (the runner's are a few hundred bytes). */
+export const STEP_LINE_MAX_BYTES = 2048;
+
+/** A runner step from one pod-log line (a trailing `\r` allowed); undefined for any other line. */
+export function parseStepLine(line: string): RunnerStep | undefined {
+  const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+  if (!text.startsWith('{') || Buffer.byteLength(text) > STEP_LINE_MAX_BYTES) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = runnerStepSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}

@@ -14,13 +14,14 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import type { RunnerStep } from '../api/agent-protocol.ts';
+import { parseStepLine } from '../api/agent-protocol.ts';
 import { AGENT_TASK, GROUP, VERSION } from '../api/meta.ts';
 import type { AgentTask } from '../api/types.ts';
 import { statusCode } from '../k8s/errors.ts';
 import { controllerUid } from '../sandbox/names.ts';
 import { AGENT_CONTAINER } from '../sandbox/pod.ts';
 import { Failure } from './common.ts';
-import { isTerminal, parseStepLine } from './run-view.ts';
+import { isTerminal } from './run-view.ts';
 
 export interface FollowEvents {
   task(task: AgentTask): void;

@@ -3,25 +3,13 @@
  * runner step, the approval instructions, and the outcome (text and exit code).
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { type RunnerStep, runnerStepSchema } from '../api/agent-protocol.ts';
+import type { RunnerStep } from '../api/agent-protocol.ts';
 import { isTerminalPhase } from '../api/agenttask.ts';
 import { CONDITION, REASON_TEXT } from '../api/reasons.ts';
 import type { AgentTask } from '../api/types.ts';
 import { escapeControl } from './approvals.ts';
 
 export const isTerminal = (task: AgentTask | undefined): boolean => isTerminalPhase(task?.status?.phase);
-
-/** A runner step from one pod-log line; undefined for any other line (the result frame, stray output). */
-export function parseStepLine(line: string): RunnerStep | undefined {
-  const trimmed = line.trim();
-  if (!trimmed.startsWith('{')) return undefined;
-  try {
-    const parsed = runnerStepSchema.safeParse(JSON.parse(trimmed));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const ms = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
 

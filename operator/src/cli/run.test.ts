@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { type AddressInfo, createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
+import { parseStepLine } from '../api/agent-protocol.ts';
 import { PROMPT_MAX_CHARS } from '../api/agenttask.ts';
 import type { AgentTask } from '../api/types.ts';
 import { runRunCli } from './run.ts';
 import { buildTask } from './run-task.ts';
-import { approvalLines, outcomeOf, parseStepLine, podState, progressLine, stepLine } from './run-view.ts';
+import { approvalLines, outcomeOf, podState, progressLine, stepLine } from './run-view.ts';
 import { testKubeConfig } from './testkit.ts';
 
 const base = { prompt: 'Summarize the workspace.', namespace: 'team-a', model: 'llama3.2:3b' };

@@ -6,14 +6,13 @@
  * text and no part of the result frame ever reaches the UI. A line over the size
  * cap is dropped whole without being buffered. Pure, incremental over chunks.
  */
-import { type RunnerStep, runnerStepSchema } from '../../api/agent-protocol.ts';
+import { parseStepLine, type RunnerStep, STEP_LINE_MAX_BYTES } from '../../api/agent-protocol.ts';
 
-/** A step line is ~100–700 bytes; anything longer is not one of ours. */
-export const STEP_LINE_MAX_BYTES = 2048;
 /** Most steps one view keeps (the runner's own limits keep a run far below this). */
 export const MAX_STEPS = 2000;
 
 export type { RunnerStep };
+export { parseStepLine, STEP_LINE_MAX_BYTES };
 
 /** Where the step list of a task stands. */
 export interface StepsStatus {
@@ -35,20 +34,6 @@ export interface StepsResponse {
 }
 
 const NEWLINE = 0x0a;
-
-/** Parses one line; undefined unless it is exactly a runner step. */
-export function parseStepLine(line: string): RunnerStep | undefined {
-  const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-  if (!text.startsWith('{') || Buffer.byteLength(text) > STEP_LINE_MAX_BYTES) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = runnerStepSchema.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
-}
 
 /**
  * Splits a byte stream into lines and keeps the steps. Holds at most one partial line of at most

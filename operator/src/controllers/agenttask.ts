@@ -23,7 +23,7 @@ import {
   statusCode,
 } from '../k8s/errors.ts';
 import { canonicalJson, specDigest } from '../policy/digest.ts';
-import { NO_SCREENING, rateRisk, type ScreeningResult } from '../policy/risk.ts';
+import { NO_SCREENING, rateRisk, type ScreeningFinding, type ScreeningResult } from '../policy/risk.ts';
 import {
   type ReconcileContext,
   type ReconcileResult,
@@ -48,7 +48,7 @@ import type { ApprovalGate } from './approval-gate.ts';
 import { type ConditionInput, setCondition } from './conditions.ts';
 import { Expectations } from './expectations.ts';
 import { readResult } from './result.ts';
-import type { ScreenedInput, TaskAudit } from './task-audit.ts';
+import type { TaskAudit } from './task-audit.ts';
 import {
   afterFinish,
   type Child,
@@ -82,7 +82,7 @@ export interface AgentTaskControllerDeps {
   /** Makes the audit records so far durable; called before a pod is created (rejects: no pod). */
   auditBarrier?: () => Promise<void>;
   /** Screens the task's prompt and inputs before the run (its flags make the task critical). */
-  screen?: (spec: AgentTask['spec']) => ScreeningResult & { findings?: ScreenedInput[] };
+  screen?: (spec: AgentTask['spec']) => ScreeningResult;
   /** Whether a namespace is being deleted (its tasks' sandboxes are torn down early). */
   namespaceTerminating?: (namespace: string) => boolean;
   /** Signs the task's gateway token, put into the pod (read-only) for the runner. */
@@ -176,8 +176,8 @@ export function agentTaskReconciler(deps: AgentTaskControllerDeps): Reconciler &
 
   const expected = new Expectations(60_000);
   /** Risk by spec digest: screening a long prompt costs milliseconds, so it happens once per spec. */
-  const risks = new Map<string, { risk: Risk; findings: ScreenedInput[] }>();
-  function riskOf(task: AgentTask, digest: string): { risk: Risk; findings: ScreenedInput[] } {
+  const risks = new Map<string, { risk: Risk; findings: ScreeningFinding[] }>();
+  function riskOf(task: AgentTask, digest: string): { risk: Risk; findings: ScreeningFinding[] } {
     const known = risks.get(digest);
     if (known) return known;
     const screening = deps.screen?.(task.spec) ?? NO_SCREENING;

@@ -3,19 +3,12 @@ import type { TaskPhase } from '../api/agenttask.ts';
 import type { Risk } from '../api/common.ts';
 import type { AgentTask, Approval } from '../api/types.ts';
 import { canonicalJson } from '../policy/digest.ts';
-
-/** A screening finding on what the task brought (prompt, inputs) before it ran. */
-export interface ScreenedInput {
-  where: 'prompt' | 'input';
-  path?: string;
-  score: number;
-  reasons: string[];
-}
+import type { ScreeningFinding } from '../policy/risk.ts';
 
 export interface TaskAudit {
   admitted(task: AgentTask): void;
   /** Screening flagged the prompt or an input: the task was escalated to a human. */
-  screened(task: AgentTask, finding: ScreenedInput): void;
+  screened(task: AgentTask, finding: ScreeningFinding): void;
   riskRated(task: AgentTask, risk: Risk): void;
   approvalRequested(task: AgentTask, approval: Approval): void;
   approvalDecided(task: AgentTask, approval: Approval, state: 'Approved' | 'Denied' | 'Expired'): void;

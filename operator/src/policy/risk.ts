@@ -11,10 +11,19 @@ import { type CloudSettings, cloudModelRisk } from '../gateway/providers/catalog
 
 type Level = Risk['level'];
 
+/** A screening finding on what a task brings (its prompt, an input) before it runs. */
+export interface ScreeningFinding {
+  where: 'prompt' | 'input';
+  /** The input's path, for inputs. */
+  path?: string;
+  score: number;
+  reasons: string[];
+}
+
 export interface ScreeningResult {
   flags: string[];
   /** Where each flag came from, for the audit log. */
-  findings?: Array<{ where: 'prompt' | 'input'; path?: string; score: number; reasons: string[] }>;
+  findings?: ScreeningFinding[];
 }
 
 export const NO_SCREENING: ScreeningResult = { flags: [] };

@@ -4,15 +4,7 @@
  */
 import type { AgentTaskSpec } from '../api/agenttask.ts';
 import { screen } from '../screening/index.ts';
-import type { ScreeningResult } from './risk.ts';
-
-export interface ScreeningFinding {
-  where: 'prompt' | 'input';
-  /** The input's path, for inputs. */
-  path?: string;
-  score: number;
-  reasons: string[];
-}
+import type { ScreeningFinding, ScreeningResult } from './risk.ts';
 
 export type TaskScreening = ScreeningResult & { findings: ScreeningFinding[] };
 

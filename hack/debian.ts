@@ -5,8 +5,15 @@
  * image builder's inputs (hack/images/debs.ts).
  */
 import { spawn } from 'node:child_process';
+import { runCommand } from './cluster/processes.ts';
 
 export const isRoot = () => process.getuid?.() === 0;
+
+/** Whether `command` is on PATH. */
+export async function onPath(command: string): Promise<boolean> {
+  const result = await runCommand('sh', ['-c', `command -v ${command}`]).catch(() => undefined);
+  return result?.code === 0;
+}
 
 function sh(script: string, what: string): Promise<void> {
   return new Promise((resolve, reject) => {

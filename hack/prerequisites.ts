@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from './cluster/processes.ts';
-import { aptInstall } from './debian.ts';
+import { aptInstall, onPath } from './debian.ts';
 
 const HACK = import.meta.dirname;
 
@@ -34,10 +34,6 @@ const DEBIAN: Array<{ command: string; found: () => Promise<boolean>; pkg: strin
   },
   { command: 'flock', found: () => onPath('flock'), pkg: 'util-linux', why: 'one heavy build at a time' },
 ];
-
-async function onPath(command: string): Promise<boolean> {
-  return (await runCommand('sh', ['-c', `command -v ${command}`])).code === 0;
-}
 
 function log(message: string): void {
   process.stderr.write(`[prerequisites] ${message}\n`);

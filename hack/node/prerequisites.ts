@@ -1,8 +1,7 @@
 /** What node:up needs from the machine, checked up front so a missing piece is named, not discovered. */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { runCommand } from '../cluster/processes.ts';
-import { aptInstall } from '../debian.ts';
+import { aptInstall, onPath } from '../debian.ts';
 
 export interface HostFacts {
   uid: number;
@@ -68,14 +67,9 @@ export function missingPrerequisites(facts: HostFacts): string[] {
   return reasons;
 }
 
-async function hasCommand(name: string): Promise<boolean> {
-  const result = await runCommand('sh', ['-c', `command -v ${name}`]).catch(() => undefined);
-  return result?.code === 0;
-}
-
 export async function hostFacts(): Promise<HostFacts> {
   const commands: Record<string, boolean> = {};
-  for (const name of Object.keys(REQUIRED_COMMANDS)) commands[name] = await hasCommand(name);
+  for (const name of Object.keys(REQUIRED_COMMANDS)) commands[name] = await onPath(name);
   const cniPlugins = Object.fromEntries(CNI_PLUGINS.map((p) => [p, existsSync(`/usr/lib/cni/${p}`)]));
   const filesystems = (await readFile('/proc/filesystems', 'utf8'))
     .split('\n')

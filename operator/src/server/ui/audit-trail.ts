@@ -85,8 +85,14 @@ interface Entry {
   /** Kept as read; described only when shown (a pass may see far more events than are kept). */
   records: AuditRecord[];
   total: number;
-  /** `records` described, once: an entry does not change after its pass, and pages poll it. */
+  /** `records` described (describedEvents). */
   events?: AuditTrailEvent[];
+}
+
+/** An entry's events, described once: an entry does not change after its pass, and pages poll it. */
+function describedEvents(entry: Entry): AuditTrailEvent[] {
+  if (!entry.events) entry.events = entry.records.map(toTrailEvent);
+  return entry.events;
 }
 
 const toTrailEvent = (r: AuditRecord): AuditTrailEvent => ({
@@ -187,7 +193,7 @@ export class AuditTrailIndex {
     const incomplete = snap.evicted.has(task.uid);
     return {
       available: true,
-      events: entry ? (entry.events ??= entry.records.map(toTrailEvent)) : [],
+      events: entry ? describedEvents(entry) : [],
       total: entry?.total ?? 0,
       ...(incomplete
         ? {

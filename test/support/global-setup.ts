@@ -1,16 +1,19 @@
 /**
  * node:test global setup: one real control plane per test run, shared by all
- * test files through $KUBECONFIG. Set CLOSEDPAW_TEST_KUBECONFIG to reuse a
+ * test files through $KUBECONFIG, and one operator bundle built from the current
+ * sources (CLOSEDPAW_TEST_OPERATOR_MAIN). Set CLOSEDPAW_TEST_KUBECONFIG to reuse a
  * running cluster (e.g. from `npm run cluster:up`) while iterating.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, stopCluster } from '../../hack/cluster/controlplane.ts';
+import { buildOperatorBundle, removeOperatorBundle } from './operator-bundle.ts';
 
 let clusterDir: string | undefined;
 
 export async function globalSetup(): Promise<void> {
+  process.env.CLOSEDPAW_TEST_OPERATOR_MAIN = await buildOperatorBundle();
   const reuse = process.env.CLOSEDPAW_TEST_KUBECONFIG;
   if (reuse) {
     process.env.KUBECONFIG = reuse;
@@ -25,5 +28,7 @@ export async function globalSetup(): Promise<void> {
 }
 
 export async function globalTeardown(): Promise<void> {
+  if (process.env.CLOSEDPAW_TEST_OPERATOR_MAIN)
+    removeOperatorBundle(process.env.CLOSEDPAW_TEST_OPERATOR_MAIN);
   if (clusterDir) await stopCluster(clusterDir);
 }

@@ -1,35 +1,18 @@
-/** The operator as a real child process (`node operator/src/main.ts`), for chaos tests and benchmarks. */
+/** The operator as a real child process (its bundle, as `npm run operator` runs it), for chaos tests and benchmarks. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, runCommand } from '../../hack/cluster/processes.ts';
+import { freePort } from '../../hack/cluster/processes.ts';
+import { OPERATOR_NODE_FLAGS as LAUNCH_FLAGS, OPERATOR_ENV } from '../../operator/src/launch.ts';
+import { operatorBundle } from './operator-bundle.ts';
 import { operatorKubeConfig } from './operator-identity.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-/** The built operator, as `npm run operator` runs it (no TypeScript stripping at run time). */
-const MAIN = join(ROOT, 'dist/operator/src/main.js');
-
-let built: Promise<void> | undefined;
-/** Builds dist/ once per test process, so a run never exercises a stale build. */
-function buildOnce(): Promise<void> {
-  built ??= runCommand(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.build.json')]).then(
-    (r) => {
-      if (r.code !== 0) throw new Error(`building the operator failed:\n${r.stdout}${r.stderr}`);
-    },
-  );
-  return built;
-}
-/**
- * The V8 flags `npm run operator` uses (package.json): a 1 MB young generation and a heap tuned for
- * size, which keeps RSS well down with 1,000 tasks while the latency targets still hold.
- */
-export const OPERATOR_NODE_FLAGS = (
-  process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS ?? '--max-semi-space-size=1 --optimize-for-size'
-)
-  .split(' ')
-  .filter(Boolean);
+/** The V8 flags of `npm run operator` (operator/src/launch.ts), or CLOSEDPAW_OPERATOR_NODE_FLAGS when set. */
+export const OPERATOR_NODE_FLAGS: string[] = process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS
+  ? process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS.split(' ').filter(Boolean)
+  : [...LAUNCH_FLAGS];
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -63,11 +46,12 @@ const processStateDir = () => (stateDir ??= mkdtemp(join(tmpdir(), 'closedpaw-op
 
 /** Starts the built operator as a child process, as the chart's service account (unless env says otherwise). */
 export async function startOperatorProcess(env: Record<string, string>): Promise<OperatorProcess> {
-  await buildOnce();
+  const main = await operatorBundle();
   const port = await freePort();
-  const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, MAIN], {
+  const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, main], {
     env: {
       ...process.env,
+      ...OPERATOR_ENV,
       KUBECONFIG: await operatorKubeconfigFile(),
       CLOSEDPAW_STATE_DIR: await processStateDir(),
       CLOSEDPAW_HTTP_ADDR: `127.0.0.1:${port}`,

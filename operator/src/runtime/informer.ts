@@ -96,6 +96,16 @@ export const objectKey = (obj: KubeObject): string => {
   return ns ? `${ns}/${name}` : name;
 };
 
+/**
+ * A copy without metadata.managedFields. Copied rather than `delete`d: deleting a property turns an object
+ * into a dictionary, which costs several times the memory of a fast object in a cache of thousands.
+ */
+function withoutManagedFields(obj: KubeObject): KubeObject {
+  if (!obj.metadata || !('managedFields' in obj.metadata)) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata as { managedFields?: unknown };
+  return { ...obj, metadata } as KubeObject;
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -293,9 +303,8 @@ export class Informer<T extends KubeObject> {
   }
 
   private prepare(input: KubeObject): T {
-    const raw = this.transform ? this.transform(input) : input;
-    if (!this.keepManagedFields && raw.metadata)
-      delete (raw.metadata as { managedFields?: unknown }).managedFields;
+    const transformed = this.transform ? this.transform(input) : input;
+    const raw = this.keepManagedFields ? transformed : withoutManagedFields(transformed);
     if (raw.apiVersion === undefined && this.apiVersion !== undefined) raw.apiVersion = this.apiVersion;
     if (raw.kind === undefined && this.kind !== undefined) raw.kind = this.kind;
     return (this.freeze ? deepFreeze(raw) : raw) as T;

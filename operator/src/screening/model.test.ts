@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import modelFile from './model.json' with { type: 'json' };
-import { loadModel, MODEL, MODEL_FORMAT, type ModelFile } from './model.ts';
+import { loadModel, MODEL, MODEL_FORMAT, type ModelFile, tokenWeight } from './model.ts';
 import { HASH_BITS } from './tokens.ts';
 
 const base: ModelFile = {
@@ -17,8 +17,8 @@ const base: ModelFile = {
 
 test('loadModel decodes delta-coded indexes and scaled int8 levels', () => {
   const m = loadModel(base);
-  assert.ok(Math.abs((m.tokens[3] ?? 0) - 0.5) < 1e-6);
-  assert.ok(Math.abs((m.tokens[5] ?? 0) + 0.7) < 1e-6);
+  assert.ok(Math.abs(tokenWeight(m, 3) - 0.5) < 1e-6);
+  assert.ok(Math.abs(tokenWeight(m, 5) + 0.7) < 1e-6);
 });
 
 test('loadModel refuses files it cannot read, saying why', () => {
@@ -26,6 +26,8 @@ test('loadModel refuses files it cannot read, saying why', () => {
   assert.throws(() => loadModel({ ...base, hashBits: 16 }), /hashBits 16/);
   assert.throws(() => loadModel({ ...base, tokenIndex: [1] }), /differ in length/);
   assert.throws(() => loadModel({ ...base, tokenIndex: [1 << HASH_BITS, 0] }), /out of range/);
+  assert.throws(() => loadModel({ ...base, tokenWeight: [128, 1] }), /token level 128 is not an int8/);
+  assert.throws(() => loadModel({ ...base, tokenWeight: [0.5, 1] }), /token level 0.5 is not an int8/);
 });
 
 test('the shipped model is trained data, small enough for the gateway', () => {

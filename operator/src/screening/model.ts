@@ -1,7 +1,8 @@
 /**
  * The linear model: log-odds = bias + weights of the n-gram buckets present + weights of the signals fired.
  * Weights come from model.json (written by hack/screening/train.ts); a signal the file does not name keeps
- * its prior. Token weights are stored sparsely as delta-coded bucket indices and int8 levels.
+ * its prior. Token weights are stored sparsely as delta-coded bucket indices and int8 levels, and kept in
+ * memory as those levels (one byte per bucket, 256 KiB) times one scale.
  */
 import type { Analysis } from './analyse.ts';
 import { priorOf } from './analyse.ts';
@@ -25,9 +26,14 @@ export const MODEL_FORMAT = 'closedpaw-screening-model/1';
 export interface Model {
   bias: number;
   threshold: number;
-  tokens: Float32Array;
+  /** Each n-gram bucket's weight as an int8 level: the weight is level × tokenScale. */
+  tokenLevels: Int8Array;
+  tokenScale: number;
   signals: Map<string, number>;
 }
+
+export const tokenWeight = (model: Model, bucket: number): number =>
+  (model.tokenLevels[bucket] ?? 0) * model.tokenScale;
 
 export function loadModel(file: ModelFile): Model {
   if (file.format !== MODEL_FORMAT) throw new Error(`screening model: unknown format ${file.format}`);
@@ -35,17 +41,21 @@ export function loadModel(file: ModelFile): Model {
     throw new Error(`screening model: hashBits ${file.hashBits}, code expects ${HASH_BITS}`);
   if (file.tokenIndex.length !== file.tokenWeight.length)
     throw new Error('screening model: token arrays differ in length');
-  const tokens = new Float32Array(DIM);
+  const tokenLevels = new Int8Array(DIM);
   let index = 0;
   for (let i = 0; i < file.tokenIndex.length; i++) {
     index += file.tokenIndex[i] ?? 0;
     if (index < 0 || index >= DIM) throw new Error(`screening model: token index ${index} out of range`);
-    tokens[index] = (file.tokenWeight[i] ?? 0) * file.tokenScale;
+    const level = file.tokenWeight[i] ?? 0;
+    if (!Number.isInteger(level) || level < -128 || level > 127)
+      throw new Error(`screening model: token level ${level} is not an int8`);
+    tokenLevels[index] = level;
   }
   return {
     bias: file.bias,
     threshold: file.threshold,
-    tokens,
+    tokenLevels,
+    tokenScale: file.tokenScale,
     signals: new Map(Object.entries(file.signals)),
   };
 }
@@ -65,7 +75,9 @@ export interface Scored {
 export function scoreAnalysis(model: Model, a: Analysis): Scored {
   const w = a.words;
   // bestWindow reads no further than the last text end (w.length): the scan's buffers go in as they are.
-  const window = bestWindow(w.unigrams, w.bigrams, w.textEnds, model.tokens);
+  // Summed as integer levels, scaled once.
+  const levels = bestWindow(w.unigrams, w.bigrams, w.textEnds, model.tokenLevels);
+  const window = { ...levels, sum: levels.sum * model.tokenScale };
   let logit = model.bias + Math.max(NGRAM_FLOOR, window.sum);
   for (const signal of a.signals.keys()) logit += signalWeight(model, signal);
   return { logit, window };
@@ -84,7 +96,7 @@ export function topNgrams(model: Model, a: Analysis, window: WindowScore, k: num
   const buckets: number[] = [];
   const top: { weight: number; start: number; end: number }[] = [];
   const consider = (bucket: number, start: number, end: number) => {
-    const weight = model.tokens[bucket] ?? 0;
+    const weight = tokenWeight(model, bucket);
     if (!(weight > 0) || buckets.includes(bucket)) return;
     buckets.push(bucket);
     let at = top.length;

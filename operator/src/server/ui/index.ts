@@ -61,14 +61,17 @@ export { createTaskSources, type TaskSources } from './task-wiring.ts';
 export { generateUiToken, resolveTokenSource, rotateTokenFile, type TokenSource } from './token.ts';
 export type { ApprovalsResponse, ApprovalView, StreamEvent, TaskView, WhoamiResponse } from './view.ts';
 
-/** Absolute path of the built UI. */
-/** ui/dist of this checkout, whether this file runs from source or from the built dist/ tree. */
+/**
+ * Absolute path of the built UI: ui/dist of the first directory above this module that has the UI's
+ * sources or build (whether it runs from source, the dist/ tree, or the operator bundle), else of the
+ * working directory (the image's /app).
+ */
 export const UI_DIST_DIR: string = resolve(projectRoot(import.meta.dirname), 'ui/dist');
 
 function projectRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'ui/index.html'))) return dir;
-    if (dirname(dir) === dir) return resolve(from, '../../../..');
+    if (existsSync(join(dir, 'ui/index.html')) || existsSync(join(dir, 'ui/dist/index.html'))) return dir;
+    if (dirname(dir) === dir) return process.cwd();
   }
 }
 

@@ -14,11 +14,12 @@
  *   teardown_1000_tasks_s (+ floor_teardown_1000_pods_s: 1,000 bare pods + policies, teardown_vs_floor)
  *   per-task costs outside the API (screening, token signing, the audit barrier)
  *
- * CLOSEDPAW_BENCH_HEAP_SNAPSHOT=1 also writes heap snapshots of the operator (idle, 1,000 tasks) and prints
- * their summary (test/bench/heap-summary.ts).
+ * CLOSEDPAW_BENCH_HEAP_SNAPSHOT=1 also writes heap snapshots of the operator (idle, 1,000 tasks, after the
+ * teardown) and prints their summary (test/bench/heap-summary.ts). Writing one costs the operator memory, so
+ * the RSS figures after the first snapshot are then not comparable with a run without them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,11 +33,15 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { startCluster, stopCluster } from '../../hack/cluster/controlplane.ts';
-import { OPERATOR_NODE_FLAGS as LAUNCH_FLAGS } from '../../operator/src/launch.ts';
 import { createTestNamespace } from '../support/kube.ts';
 import { ensureRuntimeClass } from '../support/operator.ts';
 import { operatorKubeConfig } from '../support/operator-identity.ts';
-import type { ResidentMemory } from '../support/operator-process.ts';
+import {
+  operatorNodeFlags,
+  type ResidentMemory,
+  startOperatorProcess,
+  sumMetric,
+} from '../support/operator-process.ts';
 import { summariseHeapSnapshot } from './heap-summary.ts';
 import { nodeFloorMemory } from './node-floor.ts';
 import { percentile, report } from './report.ts';
@@ -253,18 +258,11 @@ async function main(): Promise<void> {
   await writeFile(identity, (await operatorKubeConfig(kc)).exportConfig(), { mode: 0o600 });
 
   const snapshots = process.env.CLOSEDPAW_BENCH_HEAP_SNAPSHOT === '1' ? join(dir, 'heap') : undefined;
-  if (snapshots) {
-    await import('node:fs/promises').then((fs) => fs.mkdir(snapshots));
-    process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS = `${process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS ?? LAUNCH_FLAGS.join(' ')} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`;
-  }
-  // Imported only now: it reads CLOSEDPAW_OPERATOR_NODE_FLAGS when it loads.
-  const { OPERATOR_NODE_FLAGS, startOperatorProcess, sumMetric } = await import(
-    '../support/operator-process.ts'
+  if (snapshots) await mkdir(snapshots);
+  const operator = await startOperatorProcess(
+    { CLOSEDPAW_WATCH_NAMESPACE: ns, CLOSEDPAW_LEADER_ELECTION: 'false' },
+    snapshots ? { extraNodeFlags: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] } : {},
   );
-  const operator = await startOperatorProcess({
-    CLOSEDPAW_WATCH_NAMESPACE: ns,
-    CLOSEDPAW_LEADER_ELECTION: 'false',
-  });
   const floor = new Floor(identity);
   const pods = new PodWatch();
   try {
@@ -275,7 +273,12 @@ async function main(): Promise<void> {
     await sleep(3000);
     reportMemory('idle', await operator.memory());
     reportMemory('idle_settled', await settledMemory(operator.memory));
-    const nodeFloor = await nodeFloorMemory(cluster.server, OPERATOR_NODE_FLAGS);
+    report(
+      'operator_heap_used_mb_idle',
+      sumMetric(await operator.metrics(), 'nodejs_heap_size_used_bytes') / 1048576,
+      'MB',
+    );
+    const nodeFloor = await nodeFloorMemory(cluster.server, operatorNodeFlags());
     report('node_floor_rss_mb', nodeFloor.rssMb, 'MB');
     report('node_floor_anon_mb', nodeFloor.anonMb, 'MB');
     report('operator_rss_idle_vs_node_floor', ratio((await operator.memory()).rssMb, nodeFloor.rssMb), 'x');
@@ -411,6 +414,13 @@ async function main(): Promise<void> {
     report('floor_teardown_1000_pods_s', floorTeardown, 's');
     report('teardown_vs_floor', ratio(teardown, floorTeardown), 'x');
     report('operator_rss_mb_after_teardown', await operator.rssMb(), 'MB');
+    // What the operator still holds once every task is gone: a leak shows here as heap above idle.
+    report(
+      'operator_heap_used_mb_after_teardown',
+      sumMetric(await operator.metrics(), 'nodejs_heap_size_used_bytes') / 1048576,
+      'MB',
+    );
+    if (snapshots) await heapSnapshot(operator.pid, snapshots, 'after teardown');
   } finally {
     pods.stop();
     floor.stop();

@@ -10,9 +10,10 @@ import { operatorBundle } from './operator-bundle.ts';
 import { operatorKubeConfig } from './operator-identity.ts';
 
 /** The V8 flags of `npm run operator` (operator/src/launch.ts), or CLOSEDPAW_OPERATOR_NODE_FLAGS when set. */
-export const OPERATOR_NODE_FLAGS: string[] = process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS
-  ? process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS.split(' ').filter(Boolean)
-  : [...LAUNCH_FLAGS];
+export function operatorNodeFlags(): string[] {
+  const fromEnv = process.env.CLOSEDPAW_OPERATOR_NODE_FLAGS;
+  return fromEnv ? fromEnv.split(' ').filter(Boolean) : [...LAUNCH_FLAGS];
+}
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -45,10 +46,13 @@ let stateDir: Promise<string> | undefined;
 const processStateDir = () => (stateDir ??= mkdtemp(join(tmpdir(), 'closedpaw-operator-state-')));
 
 /** Starts the built operator as a child process, as the chart's service account (unless env says otherwise). */
-export async function startOperatorProcess(env: Record<string, string>): Promise<OperatorProcess> {
+export async function startOperatorProcess(
+  env: Record<string, string>,
+  opts: { extraNodeFlags?: string[] } = {},
+): Promise<OperatorProcess> {
   const main = await operatorBundle();
   const port = await freePort();
-  const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, main], {
+  const child = spawn(process.execPath, [...operatorNodeFlags(), ...(opts.extraNodeFlags ?? []), main], {
     env: {
       ...process.env,
       ...OPERATOR_ENV,

@@ -54,7 +54,7 @@ allows); the operator may enforce a shorter TTL (CLOSEDPAW_APPROVAL_TTL_SECONDS)
 The namespace defaults to the kubeconfig context's namespace, else "default".
 exit codes: 0 ok, 1 refused or failed, 2 usage error`;
 
-const OPTIONS = {
+export const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
   'all-namespaces': { type: 'boolean', short: 'A', default: false },
   reason: { type: 'string' },

@@ -27,7 +27,7 @@ const USAGE = `usage: closedpaw audit <command> [options]
   pubkey  --dir <dir>      print the public keys (JWKS) for external auditors
 exit codes: 0 ok, 1 verification failed, 2 usage or I/O error`;
 
-const OPTIONS = {
+export const OPTIONS = {
   log: { type: 'string' },
   keys: { type: 'string' },
   pubkeys: { type: 'string' },
@@ -42,6 +42,9 @@ const OPTIONS = {
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** The commands `closedpaw audit` dispatches (shell completion offers them). */
+export const AUDIT_SUBCOMMANDS = ['verify', 'export', 'tail', 'keygen', 'pubkey'] as const;
 
 class UsageError extends Error {}
 

@@ -1,70 +1,46 @@
 /** `closedpaw completion bash|zsh`: a completion script for the commands, their options and values. */
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { RUNTIME_CLASSES, TOOLS } from '../api/agenttask.ts';
+import { OPTIONS as APPROVALS_OPTIONS } from './approvals.ts';
+import { OPTIONS as AUDIT_OPTIONS, AUDIT_SUBCOMMANDS } from './audit.ts';
 import type { CliIo } from './common.ts';
+import { OPTIONS as DOCTOR_OPTIONS } from './doctor/index.ts';
+import { OPTIONS as DOWN_OPTIONS } from './down.ts';
+import { OPTIONS as RUN_OPTIONS } from './run.ts';
+import { OPTIONS as SCREEN_OPTIONS } from './screen.ts';
+import { OPTIONS as UI_OPTIONS } from './ui.ts';
+import { OPTIONS as UP_OPTIONS } from './up.ts';
+import { VAULT_SUBCOMMANDS } from './vault.ts';
 import { VERBS } from './verbs.ts';
 
-/** Each command's options (what completion offers after it). */
+/** The words for options: `--name`, and `-x` where there is a short form; `only` picks some of them. */
+function optionWords<O extends ParseArgsOptionsConfig>(
+  options: O,
+  only?: readonly (keyof O & string)[],
+): string[] {
+  return Object.entries(options)
+    .filter(([name]) => !only || only.includes(name))
+    .flatMap(([name, spec]) => [`--${name}`, ...(spec.short ? [`-${spec.short}`] : [])]);
+}
+
+/**
+ * Each command's sub-commands and options (what completion offers after it), read from the options the
+ * verbs parse, so completion cannot offer an option a verb lacks or miss one it has.
+ */
 export const COMMAND_OPTIONS: Record<string, string[]> = {
-  run: [
-    '--tools',
-    '--model',
-    '--runtime',
-    '--timeout',
-    '--approval',
-    '--name',
-    '--namespace',
-    '-n',
-    '--wait',
-    '--detach',
-    '--output',
-    '-o',
-    '--help',
-  ],
-  up: [
-    '--values',
-    '-f',
-    '--set',
-    '--namespace',
-    '-n',
-    '--release',
-    '--timeout',
-    '--no-wait',
-    '--helm',
-    '--chart',
-    '--help',
-  ],
-  down: ['--namespace', '-n', '--release', '--timeout', '--delete-crds', '--helm', '--help'],
-  ui: ['--namespace', '-n', '--port', '--open', '--help'],
-  doctor: [
-    '--pre',
-    '--namespace',
-    '-n',
-    '--output',
-    '-o',
-    '--probe-image',
-    '--probe-namespace',
-    '--probe-timeout',
-    '--skip-probe',
-    '--help',
-  ],
-  approvals: ['--namespace', '-n', '--all-namespaces', '-A', '--help'],
-  approve: ['--namespace', '-n', '--reason', '--yes', '--help'],
-  deny: ['--namespace', '-n', '--reason', '--help'],
-  audit: [
-    'verify',
-    'export',
-    'tail',
-    'keygen',
-    'pubkey',
-    '--log',
-    '--keys',
-    '--pubkeys',
-    '--checkpoints',
-    '--dir',
-    '--help',
-  ],
-  screen: ['--threshold', '--where', '--help'],
-  vault: ['set', 'list', 'delete', '--help'],
+  run: optionWords(RUN_OPTIONS),
+  up: optionWords(UP_OPTIONS),
+  down: optionWords(DOWN_OPTIONS),
+  ui: optionWords(UI_OPTIONS),
+  doctor: optionWords(DOCTOR_OPTIONS),
+  // One parser for the three; each offers what applies to it.
+  approvals: optionWords(APPROVALS_OPTIONS, ['namespace', 'all-namespaces', 'help']),
+  approve: optionWords(APPROVALS_OPTIONS, ['namespace', 'reason', 'yes', 'help']),
+  deny: optionWords(APPROVALS_OPTIONS, ['namespace', 'reason', 'help']),
+  audit: [...AUDIT_SUBCOMMANDS, ...optionWords(AUDIT_OPTIONS)],
+  screen: optionWords(SCREEN_OPTIONS),
+  vault: [...VAULT_SUBCOMMANDS, '--help', '-h'],
+  channel: ['pair'],
   completion: ['bash', 'zsh'],
   version: [],
   help: [...VERBS],

@@ -39,7 +39,7 @@ export const DOWN_USAGE = `usage: closedpaw down [-n NS] [--release R] [--timeou
 The audit log's volumes are kept (persistence.keepOnUninstall): delete them yourself when done.
 exit codes: 0 uninstalled, 1 failed or timed out (nothing is uninstalled before the tasks are gone), 2 usage error`;
 
-const OPTIONS = {
+export const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
   release: { type: 'string' },
   timeout: { type: 'string' },

@@ -43,7 +43,7 @@ Ctrl-C asks whether to delete the task (without a terminal the task is left runn
 exit codes: 0 succeeded, 1 failed / timed out / denied / expired / API error, 2 usage error,
 130 interrupted`;
 
-const OPTIONS = {
+export const OPTIONS = {
   tools: { type: 'string' },
   model: { type: 'string' },
   runtime: { type: 'string' },

@@ -21,7 +21,7 @@ const USAGE = `usage: closedpaw screen [--threshold T] [--where ${WHERE.join('|'
   invalid lines are reported on stderr as "line N: ..." and skipped
 exit codes: 0 ok, 2 usage error`;
 
-const OPTIONS = {
+export const OPTIONS = {
   threshold: { type: 'string' },
   where: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },

@@ -35,7 +35,7 @@ export const UI_USAGE = `usage: closedpaw ui [-n NAMESPACE] [--release R] [--por
 The token is read from the Secret the operator's token comes from (you need "get secrets" there).
 exit codes: 0 ended by Ctrl-C, 1 failed, 2 usage error`;
 
-const OPTIONS = {
+export const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
   release: { type: 'string' },
   port: { type: 'string' },

@@ -49,7 +49,7 @@ export const UP_USAGE = `usage: closedpaw up [--values FILE]... [--set KEY=VALUE
 Check a cluster first with closedpaw doctor --pre.
 exit codes: 0 installed and Ready, 1 failed or not Ready in time, 2 usage error`;
 
-const OPTIONS = {
+export const OPTIONS = {
   values: { type: 'string', short: 'f', multiple: true },
   set: { type: 'string', multiple: true },
   namespace: { type: 'string', short: 'n' },

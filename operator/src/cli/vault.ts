@@ -24,6 +24,9 @@ The vault is CLOSEDPAW_VAULT_DIR (default <state dir>/vault), encrypted with the
 
 const MAX_VALUE_BYTES = 16 * 1024;
 
+/** The commands `closedpaw vault` dispatches (shell completion offers them). */
+export const VAULT_SUBCOMMANDS = ['set', 'list', 'delete'] as const;
+
 class UsageError extends Error {}
 
 export async function runVaultCli(argv: string[], io: VaultCliIo): Promise<number> {

@@ -10,15 +10,21 @@ import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { ApiException } from '@kubernetes/client-node';
 import { hostAllowed } from '../server/ui/security.ts';
+import { OPTIONS as APPROVALS_OPTIONS } from './approvals.ts';
+import { OPTIONS as AUDIT_OPTIONS, AUDIT_SUBCOMMANDS, runAuditCli } from './audit.ts';
 import { closest, explainApiError, parseArgsMessage, parseDuration } from './common.ts';
-import { bashCompletion, runCompletionCli, zshCompletion } from './completion.ts';
-import { describeLeftovers, nothingLeft } from './down.ts';
+import { bashCompletion, COMMAND_OPTIONS, runCompletionCli, zshCompletion } from './completion.ts';
+import { OPTIONS as DOCTOR_OPTIONS } from './doctor/index.ts';
+import { OPTIONS as DOWN_OPTIONS, describeLeftovers, nothingLeft } from './down.ts';
 import { chartLinks, explainHelmError, materializeChart, templateArgs, upgradeArgs } from './helm.ts';
 import { releaseObjectName } from './operator-location.ts';
-import { listenForwarding, uiPort, uiTokenSource, uiUrl } from './ui.ts';
-import { deploymentNotReady } from './up.ts';
+import { OPTIONS as RUN_OPTIONS } from './run.ts';
+import { OPTIONS as SCREEN_OPTIONS } from './screen.ts';
+import { listenForwarding, OPTIONS as UI_OPTIONS, uiPort, uiTokenSource, uiUrl } from './ui.ts';
+import { deploymentNotReady, OPTIONS as UP_OPTIONS } from './up.ts';
 import { VERBS } from './verbs.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/closedpaw.js');
@@ -291,6 +297,43 @@ describe('closedpaw completion and the command line', () => {
     let err = '';
     assert.equal(runCompletionCli(['fish'], { stdout: () => undefined, stderr: (s) => (err += s) }), 2);
     assert.match(err, /unsupported shell "fish": bash or zsh/);
+  });
+
+  test('completion offers every command, and every option each command parses', () => {
+    for (const verb of VERBS) assert.ok(COMMAND_OPTIONS[verb], `no completion for ${verb}`);
+    const parsed: Record<string, ParseArgsOptionsConfig> = {
+      run: RUN_OPTIONS,
+      up: UP_OPTIONS,
+      down: DOWN_OPTIONS,
+      ui: UI_OPTIONS,
+      doctor: DOCTOR_OPTIONS,
+      audit: AUDIT_OPTIONS,
+      screen: SCREEN_OPTIONS,
+    };
+    const offered = (verbs: string[]) => new Set(verbs.flatMap((v) => COMMAND_OPTIONS[v] ?? []));
+    const expectAll = (options: ParseArgsOptionsConfig, verbs: string[]) => {
+      for (const [name, spec] of Object.entries(options)) {
+        assert.ok(offered(verbs).has(`--${name}`), `${verbs.join('/')}: --${name} not offered`);
+        if (spec.short) assert.ok(offered(verbs).has(`-${spec.short}`), `${verbs.join('/')}: -${spec.short}`);
+      }
+    };
+    for (const [verb, options] of Object.entries(parsed)) expectAll(options, [verb]);
+    // One parser for approvals, approve and deny: between them they offer all of it.
+    expectAll(APPROVALS_OPTIONS, ['approvals', 'approve', 'deny']);
+    assert.ok(COMMAND_OPTIONS.up?.includes('--dry-run'));
+    assert.ok(COMMAND_OPTIONS.audit?.includes('--since'));
+  });
+
+  test('the sub-commands completion offers are ones the commands dispatch', async () => {
+    const io = (into: string[]) => ({ stdout: () => undefined, stderr: (s: string) => into.push(s) });
+    for (const sub of AUDIT_SUBCOMMANDS) {
+      const err: string[] = [];
+      await runAuditCli([sub], io(err));
+      assert.doesNotMatch(err.join(''), /unknown command/, `audit ${sub}`);
+    }
+    const unknown: string[] = [];
+    await runAuditCli(['nonsense'], io(unknown));
+    assert.match(unknown.join(''), /unknown command "nonsense"/);
   });
 
   test('unknown commands are a one-line usage error (exit 2) with a suggestion', () => {

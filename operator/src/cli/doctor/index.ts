@@ -58,7 +58,7 @@ The probe starts three small pods in a throwaway namespace: a target, a client w
 reach it) and a client under a deny-all-egress NetworkPolicy (must not). It contacts no other address.
 exit codes: 0 nothing failed, 1 a check failed (×), 2 usage error`;
 
-const OPTIONS = {
+export const OPTIONS = {
   pre: { type: 'boolean', default: false },
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AgentTask } from './api/types.ts';
 import type { AuditSink } from './audit/index.ts';
-import { loadKeyring } from './audit/index.ts';
+import { exportRecords, type Keyring, loadKeyring } from './audit/index.ts';
 import type { AuditGuard } from './audit-guard.ts';
 import type { OperatorConfig } from './config.ts';
 import { isTerminal } from './controllers/task-decisions.ts';
@@ -22,6 +22,7 @@ import {
 } from './gateway/index.ts';
 import { cachedVaultKeys } from './gateway/providers/index.ts';
 import type { VaultReader } from './gateway/providers/keys.ts';
+import { UsageReplay } from './gateway/usage-replay.ts';
 import type { ClusterClient } from './k8s/client.ts';
 import type { Logger } from './logger.ts';
 import type { Informer } from './runtime/informer.ts';
@@ -139,4 +140,38 @@ export async function startGateway(wiring: GatewayWiring): Promise<RunningGatewa
         { model: task.spec.model, budget: task.spec.budget, timeoutSeconds: task.spec.timeoutSeconds },
       ),
   };
+}
+
+/** Where the sealed log is, and the keys that read it. */
+export interface AuditLogLocation {
+  logPath: string;
+  keyring: Keyring;
+  checkpointDir?: string;
+}
+
+/**
+ * Gives the gateway back what the tasks had spent, and which runs screening had stopped, from the sealed
+ * log (verified as it is read). A log that does not verify throws: the audit open fails and the gateway
+ * stays closed (fail closed), rather than hand tasks budgets they have already used.
+ */
+export async function restoreGatewayUsage(
+  gateway: Pick<Gateway, 'restoreUsage'> | undefined,
+  log: AuditLogLocation,
+  logger: Logger,
+): Promise<void> {
+  if (!gateway) return;
+  const replay = new UsageReplay();
+  const report = await exportRecords({ ...log, onRecord: (r) => replay.add(r.event) });
+  if (!report.ok) {
+    throw new Error(
+      `the audit log does not verify (${report.problem.code}: ${report.problem.message}), so the tasks' ` +
+        'spent budgets cannot be read back from it; `closedpaw audit verify` says more',
+    );
+  }
+  const spending = replay.spending();
+  gateway.restoreUsage(spending);
+  logger.info(
+    { tasks: spending.length, records: report.records },
+    'gateway budgets read back from the audit log',
+  );
 }

@@ -18,7 +18,7 @@ import { createApprovalGate } from './controllers/approval-gate.ts';
 import { slimNetworkPolicy, slimPod } from './controllers/cache-transforms.ts';
 import { sealedTaskAudit } from './controllers/sealed-task-audit.ts';
 import { auditOnce, NO_AUDIT, type TaskAudit } from './controllers/task-audit.ts';
-import { lazyVault, startGateway } from './gateway-wiring.ts';
+import { type AuditLogLocation, lazyVault, restoreGatewayUsage, startGateway } from './gateway-wiring.ts';
 import { isolationProbes } from './isolation-probes.ts';
 import { ClusterClient } from './k8s/client.ts';
 import type { KubeConnection } from './k8s/rest.ts';
@@ -79,18 +79,26 @@ function sealedAuditGuard(
   settings: NonNullable<OperatorConfig['audit']>,
   logger: Logger,
   domain: DomainMetrics,
+  /** Reads the log once it is open and before the guard lets anything through; a throw fails the open. */
+  onOpened: (log: AuditLogLocation) => Promise<void>,
 ) {
   const log = logger.child({ component: 'audit' });
   return new AuditGuard({
     open: async (extra) => {
       if (settings.generateKeys) await ensureAuditKey(settings.keysDir, log);
-      return await openAuditSink({
+      const location = {
         logPath: settings.logPath,
         keyring: await loadKeyring(settings.keysDir),
-        checkpointDir: settings.checkpointDir,
-        logger: log,
-        ...extra,
-      });
+        ...(settings.checkpointDir ? { checkpointDir: settings.checkpointDir } : {}),
+      };
+      const sink = await openAuditSink({ ...location, logger: log, ...extra });
+      try {
+        await onOpened(location);
+      } catch (error) {
+        await sink.close().catch(() => {});
+        throw error;
+      }
+      return sink;
     },
     logger: log,
     onCheckpoint: (seq) => domain.auditCheckpointSize.set(seq),
@@ -291,7 +299,11 @@ export async function startOperator(
   const runtimeMetrics = createRuntimeMetrics(registry);
   const domain = createDomainMetrics(registry);
   const overridden = hooks.audit ?? hooks.auditSink;
-  const guard = config.audit && !overridden ? sealedAuditGuard(config.audit, logger, domain) : undefined;
+  // The gateway's budgets come back from the log before it lets a call through (the gateway exists by
+  // the time this process leads and the log opens).
+  const restoreBudgets = (log: AuditLogLocation) => restoreGatewayUsage(gateway.gateway, log, logger);
+  const guard =
+    config.audit && !overridden ? sealedAuditGuard(config.audit, logger, domain, restoreBudgets) : undefined;
   if (!guard && !overridden) {
     logger.warn(
       'CLOSEDPAW_AUDIT=off: audit events are NOT recorded (an explicit choice; remove it to record them)',

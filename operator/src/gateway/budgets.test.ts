@@ -60,3 +60,43 @@ describe('UsageLedger', () => {
     assert.deepEqual([...entry.screened], ['d', 'b', 'e']);
   });
 });
+
+describe('UsageLedger.restore: what the audit log says was spent', () => {
+  const spent = (calls: number, tokens: number, bytes: number, extra = {}) => ({
+    task: task(1),
+    usage: { modelCalls: calls, tokens, bytes },
+    ...extra,
+  });
+
+  test('a task spent before a restart starts from that, and its budget still binds', () => {
+    const ledger = new UsageLedger();
+    ledger.restore([spent(2, 40, 500)]);
+    const entry = ledger.open(task(1), budget);
+    assert.deepEqual(entry.usage, { modelCalls: 2, tokens: 40, bytes: 500, inFlight: 0 });
+    assert.equal(entry.budget, budget, 'the budget comes from the token of the call at hand');
+    assert.match(checkBudget(budget, entry.usage, 1)?.message ?? '', /2 of 2 calls/);
+  });
+
+  test('each count is the larger of memory and log: replaying twice changes nothing, unlogged calls stay', () => {
+    const ledger = new UsageLedger();
+    const entry = ledger.open(task(1), budget);
+    ledger.reserve(entry, 700);
+    ledger.restore([spent(1, 10, 100)]);
+    ledger.restore([spent(1, 10, 100)]);
+    assert.deepEqual(entry.usage, { modelCalls: 1, tokens: 10, bytes: 700, inFlight: 1 });
+  });
+
+  test('a run screening stopped stays stopped; restored tasks that are no longer active are swept', () => {
+    const ledger = new UsageLedger();
+    ledger.restore([
+      spent(1, 1, 1, { stopped: 'tool output flagged' }),
+      { ...spent(0, 0, 0), task: task(2) },
+    ]);
+    assert.equal(ledger.get('uid-1')?.stopped, 'tool output flagged');
+    assert.equal(
+      ledger.sweep((t) => t.uid === 'uid-1'),
+      1,
+    );
+    assert.equal(ledger.size, 1);
+  });
+});

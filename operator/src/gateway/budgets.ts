@@ -2,11 +2,13 @@
  * Per-task budgets, in memory, keyed by task uid. A call is checked before it is forwarded (against
  * what is already spent) and accounted after; a call that overruns mid-stream finishes, the next is
  * refused. Entries are forgotten once the task is no longer active, so the ledger holds at most the
- * active tasks (plus those finished since the last sweep).
+ * active tasks (plus those finished since the last sweep). What was spent before this process started
+ * comes back from the audit log (usage-replay.ts, restore()).
  */
 import type { TaskTokenClaims } from '../api/agent-protocol.ts';
 import { type Refusal, refusal } from './errors.ts';
 import type { TaskIdentity } from './tokens.ts';
+import type { RecordedSpending } from './usage-replay.ts';
 
 export type Budget = TaskTokenClaims['budget'];
 
@@ -61,6 +63,9 @@ export interface LedgerOptions {
   maxScreenedPerTask?: number;
 }
 
+/** The budget of an entry restored from the log until the task's next call brings its token's. */
+const NO_BUDGET_YET: Budget = { modelCalls: 0, tokens: 0, bytes: 0 };
+
 export class UsageLedger {
   readonly #entries = new Map<string, TaskEntry>();
   readonly #maxScreened: number;
@@ -79,17 +84,19 @@ export class UsageLedger {
 
   /** The task's entry, created on its first call. The budget is the one in the task's (latest) token. */
   open(task: TaskIdentity, budget: Budget): TaskEntry {
-    let entry = this.#entries.get(task.uid);
-    if (!entry) {
-      entry = {
-        task: { ...task },
-        budget,
-        usage: { modelCalls: 0, tokens: 0, bytes: 0, inFlight: 0 },
-        screened: new Set(),
-      };
-      this.#entries.set(task.uid, entry);
-    }
+    const entry = this.#entries.get(task.uid) ?? this.#newEntry(task, budget);
     entry.budget = budget;
+    return entry;
+  }
+
+  #newEntry(task: TaskIdentity, budget: Budget): TaskEntry {
+    const entry: TaskEntry = {
+      task: { ...task },
+      budget,
+      usage: { modelCalls: 0, tokens: 0, bytes: 0, inFlight: 0 },
+      screened: new Set(),
+    };
+    this.#entries.set(task.uid, entry);
     return entry;
   }
 
@@ -122,6 +129,25 @@ export class UsageLedger {
 
   forget(uid: string): void {
     this.#entries.delete(uid);
+  }
+
+  /**
+   * Takes in what the audit log records each task has spent (after a restart, or when the log reopens):
+   * each count becomes the larger of the two, so replaying the same log again changes nothing, and calls
+   * this process counted that are not in the log yet still count. A task the ledger has not seen gets an
+   * entry (its budget comes with its first call's token); sweep() drops those of tasks no longer active.
+   */
+  restore(spending: Iterable<RecordedSpending>): void {
+    for (const { task, usage, stopped } of spending) {
+      const entry = this.#entries.get(task.uid) ?? this.#newEntry(task, NO_BUDGET_YET);
+      const now = entry.usage;
+      now.modelCalls = Math.max(now.modelCalls, usage.modelCalls);
+      now.tokens = Math.max(now.tokens, usage.tokens);
+      now.bytes = Math.max(now.bytes, usage.bytes);
+      if (usage.costMicroUsd !== undefined)
+        now.costMicroUsd = Math.max(now.costMicroUsd ?? 0, usage.costMicroUsd);
+      if (stopped !== undefined) entry.stopped ??= stopped;
+    }
   }
 
   /** Forgets every task `isActive` no longer vouches for. Returns how many were dropped. */

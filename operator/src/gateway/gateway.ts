@@ -43,6 +43,7 @@ import { TranslationError } from './providers/types.ts';
 import { parseModelRequest } from './request.ts';
 import { type Finding, type ScreenFn, screenToolOutputs, stopMessage } from './screening.ts';
 import type { TaskIdentity, TokenVerifier } from './tokens.ts';
+import type { RecordedSpending } from './usage-replay.ts';
 
 export interface GatewayLogger {
   debug?(obj: object, msg: string): void;
@@ -112,6 +113,8 @@ export interface Gateway {
   trackedTasks(): number;
   /** Drops a task's usage now (the operator may call it when a task finishes). */
   forget(taskUid: string): void;
+  /** Takes in what the audit log records the tasks have spent, and which runs screening stopped. */
+  restoreUsage(spending: Iterable<RecordedSpending>): void;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -213,6 +216,10 @@ class ModelGateway implements Gateway {
 
   forget(taskUid: string): void {
     this.#ledger.forget(taskUid);
+  }
+
+  restoreUsage(spending: Iterable<RecordedSpending>): void {
+    this.#ledger.restore(spending);
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -40,7 +40,10 @@ const logger = createLogger('silent');
 
 test('the gateway gets back what the sealed log says each task spent', async () => {
   let restored: RecordedSpending[] | undefined;
-  await restoreGatewayUsage({ restoreUsage: (s) => void (restored = [...s]) }, f, logger);
+  const restoreUsage = (spending: Iterable<RecordedSpending>) => {
+    restored = [...spending];
+  };
+  await restoreGatewayUsage({ restoreUsage }, f, logger);
   assert.deepEqual(restored, [{ task, usage: { modelCalls: 2, tokens: 50, bytes: 900 } }]);
 });
 
@@ -49,8 +52,11 @@ test('a log that does not verify fails the open: the gateway gets nothing and st
   const first = frames(log)[0]!;
   await writeFile(f.logPath, flip(log, first.offset + Math.floor(first.len / 2)));
   let called = false;
+  const restoreUsage = () => {
+    called = true;
+  };
   await assert.rejects(
-    restoreGatewayUsage({ restoreUsage: () => void (called = true) }, f, logger),
+    restoreGatewayUsage({ restoreUsage }, f, logger),
     /the audit log does not verify \(.+\), so the tasks' spent budgets cannot be read back/,
   );
   assert.equal(called, false);

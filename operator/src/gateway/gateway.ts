@@ -269,7 +269,7 @@ class ModelGateway implements Gateway {
     if (refused) return this.#refuse(res, call, refused);
     if (!this.#auditReady()) return this.#refuse(res, call, auditUnavailable(this.#auditFailure));
     const cloud = findCloudModel(this.#deps.cloud?.settings, request.model);
-    if (cloud) return await this.#forwardCloud(res, call, entry, cloud, body);
+    if (cloud) return await this.#forwardCloud(res, call, entry, cloud, body, request.body);
     this.#forward(res, call, entry, route.endpoint, body);
   }
 
@@ -299,6 +299,7 @@ class ModelGateway implements Gateway {
     entry: TaskEntry,
     cloud: CloudModel,
     body: Buffer,
+    parsed: Record<string, unknown>,
   ) {
     const deps = this.#deps.cloud!;
     call.provider = cloud.provider.name;
@@ -312,7 +313,8 @@ class ModelGateway implements Gateway {
       maxOutputTokens: deps.settings.maxOutputTokens,
     });
     if (isRefusal(plan)) return this.#refuse(res, call, plan);
-    const request = JSON.parse(body.toString('utf8')) as Parameters<typeof translatorFor>[1];
+    // Its shape was checked by parseModelRequest, and translatorFor checks what it translates.
+    const request = parsed as unknown as Parameters<typeof translatorFor>[1];
     let translated: ReturnType<typeof translatorFor>;
     try {
       translated = translatorFor(cloud, request, plan.maxTokens);

@@ -14,6 +14,8 @@ export interface ModelRequest {
   model: string;
   /** Contents of `role: "tool"` messages (chat only), in order. */
   toolOutputs: string[];
+  /** The whole body as parsed, so a cloud call translates it without parsing it again. */
+  body: Record<string, unknown>;
 }
 
 const LOWERCASE_KEY = /^[a-z][a-z0-9_]*$/;
@@ -32,9 +34,9 @@ export function parseModelRequest(endpoint: ModelEndpoint, body: Buffer): ModelR
   if (typeof model !== 'string' || model.length === 0) {
     return refusal('bad_request', 'request needs "model": the model named in the task token');
   }
-  if (endpoint !== '/api/chat') return { model, toolOutputs: [] };
+  if (endpoint !== '/api/chat') return { model, toolOutputs: [], body: value };
   const { messages } = value;
-  if (messages === undefined) return { model, toolOutputs: [] };
+  if (messages === undefined) return { model, toolOutputs: [], body: value };
   if (!Array.isArray(messages)) return refusal('bad_request', '"messages" must be an array');
   const toolOutputs: string[] = [];
   for (const [i, message] of messages.entries()) {
@@ -47,7 +49,7 @@ export function parseModelRequest(endpoint: ModelEndpoint, body: Buffer): ModelR
     }
     toolOutputs.push(message.content);
   }
-  return { model, toolOutputs };
+  return { model, toolOutputs, body: value };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OPERATOR_MAIN, OPERATOR_NODE_FLAGS, operatorEnvWords } from '../../operator/src/launch.ts';
+import { OPERATOR_MAIN_IN_DIST, OPERATOR_NODE_FLAGS, operatorEnvWords } from '../../operator/src/launch.ts';
 import { runCommand } from '../cluster/processes.ts';
 import { cleanupDeb, type Deb, debFile } from './debs.ts';
 import type { ImageConfig, TarEntry } from './oci.ts';
@@ -206,7 +206,7 @@ async function productionNodeModules(repo: string): Promise<TarEntry[]> {
 const operator: ImageSpec = {
   name: 'operator',
   config: {
-    entrypoint: ['/usr/local/bin/node', ...OPERATOR_NODE_FLAGS, `/app/${OPERATOR_MAIN}`],
+    entrypoint: ['/usr/local/bin/node', ...OPERATOR_NODE_FLAGS, `/app/dist/${OPERATOR_MAIN_IN_DIST}`],
     user: USER,
     env: [PATH_ENV, 'NODE_ENV=production', ...operatorEnvWords()],
     workingDir: '/app',
@@ -215,7 +215,7 @@ const operator: ImageSpec = {
   containerfile: 'operator.Containerfile',
   async layers(ctx) {
     const { repo, operatorDist, uiDist } = ctx.inputs;
-    for (const built of ['operator/src/main.js', OPERATOR_MAIN.replace(/^dist\//, '')]) {
+    for (const built of ['operator/src/main.js', OPERATOR_MAIN_IN_DIST]) {
       if (!existsSync(join(operatorDist, built)))
         throw new Error(`${operatorDist}/${built} is missing: run npm run build first`);
     }

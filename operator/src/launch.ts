@@ -5,7 +5,9 @@
 
 /** The bundle `npm run build` writes (operator/src/vite.config.ts), relative to the project root. */
 export const OPERATOR_BUNDLE_DIR = 'dist/operator-bundle';
-export const OPERATOR_MAIN = `${OPERATOR_BUNDLE_DIR}/main.js`;
+/** Its entry inside dist/ (the image copies dist/ as a whole), and from the project root. */
+export const OPERATOR_MAIN_IN_DIST = `${OPERATOR_BUNDLE_DIR.slice('dist/'.length)}/main.js`;
+export const OPERATOR_MAIN = `dist/${OPERATOR_MAIN_IN_DIST}`;
 
 /**
  * V8 flags: a 1 MB young generation and a heap tuned for size keep the resident memory down with 1,000

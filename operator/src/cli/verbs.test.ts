@@ -25,6 +25,7 @@ import { OPTIONS as RUN_OPTIONS } from './run.ts';
 import { OPTIONS as SCREEN_OPTIONS } from './screen.ts';
 import { listenForwarding, OPTIONS as UI_OPTIONS, uiPort, uiTokenSource, uiUrl } from './ui.ts';
 import { deploymentNotReady, OPTIONS as UP_OPTIONS } from './up.ts';
+import { runVaultCli, VAULT_SUBCOMMANDS } from './vault.ts';
 import { VERBS } from './verbs.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/closedpaw.js');
@@ -334,6 +335,23 @@ describe('closedpaw completion and the command line', () => {
     const unknown: string[] = [];
     await runAuditCli(['nonsense'], io(unknown));
     assert.match(unknown.join(''), /unknown command "nonsense"/);
+    // The vault's, against an empty state directory (no key: each stops before touching anything).
+    const state = mkdtempSync(join(tmpdir(), 'closedpaw-vault-subcommands-'));
+    try {
+      const vaultIo = (into: string[]) => ({
+        ...io(into),
+        stdin: (async function* () {})(),
+        env: { XDG_STATE_HOME: state },
+      });
+      for (const sub of [...VAULT_SUBCOMMANDS, 'nonsense']) {
+        const err: string[] = [];
+        await runVaultCli([sub], vaultIo(err));
+        if (sub === 'nonsense') assert.match(err.join(''), /unknown command "nonsense"/);
+        else assert.doesNotMatch(err.join(''), /unknown command/, `vault ${sub}`);
+      }
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 
   test('unknown commands are a one-line usage error (exit 2) with a suggestion', () => {

@@ -21,7 +21,7 @@ import { Informer, type KubeObject } from '../../operator/src/runtime/informer.t
 import { SecretValue } from '../../operator/src/vault/secret.ts';
 import { FakeTelegram } from '../support/fake-chat-platforms.ts';
 import { createTestNamespace, deleteNamespace, kubeConfig } from '../support/kube.ts';
-import { runOperator, Tasks, waitUntil } from '../support/operator.ts';
+import { capturingLogger, runOperator, Tasks, waitUntil } from '../support/operator.ts';
 import { operatorKubeConfig } from '../support/operator-identity.ts';
 import { grantApprover } from '../ui/support.ts';
 import { grantOperatorChannels, grantPairing, installPairing, revokeChannelGrants } from './support.ts';
@@ -40,6 +40,17 @@ let channels: RunningChannels;
 let telegram: FakeTelegram;
 let tasks: Tasks;
 let informers: Informer<KubeObject>[] = [];
+/** The operator's log lines: a wait that times out shows the last of them (this file has failed under load). */
+const operatorLog = capturingLogger();
+/** Waits as given; on a timeout, the error carries the operator's last log lines. */
+async function withOperatorLog<T>(wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (error) {
+    const tail = operatorLog.lines.slice(-40).join('');
+    throw new Error(`${(error as Error).message}\noperator log (last 40 lines):\n${tail}`);
+  }
+}
 const audit: AuditEventInput[] = [];
 const hook = () => `http://127.0.0.1:${channels.port}/telegram`;
 
@@ -76,7 +87,7 @@ before(async () => {
   await grantApprover(ns, 'alice');
   await grantApprover(ns, 'bob');
   telegram = await new FakeTelegram(TOKEN, SECRET).start();
-  operator = await runOperator(admin, ns, { CLOSEDPAW_APPROVAL_TTL_SECONDS: '600' });
+  operator = await runOperator(admin, ns, { CLOSEDPAW_APPROVAL_TTL_SECONDS: '600' }, {}, operatorLog.logger);
   tasks = new Tasks(admin, ns);
 
   const identity = await operatorKubeConfig(admin);
@@ -204,7 +215,7 @@ describe('decisions from the chat', () => {
       model: 'llama3.2:3b',
       tools: ['shell'],
     });
-    await tasks.waitForPhase('needs-human', 'AwaitingApproval', 30_000);
+    await withOperatorLog(tasks.waitForPhase('needs-human', 'AwaitingApproval', 30_000));
     await waitUntil(
       'the approval notice',
       async () => telegram.callsTo('/sendMessage').some((c) => String(c.body.text).includes('needs-human')),
@@ -241,11 +252,13 @@ describe('decisions from the chat', () => {
     assert.equal(decided?.spec.decision?.decidedBy, 'alice');
     assert.equal(decided?.spec.decision?.verdict, 'Approved');
     assert.match(decided?.spec.decision?.reason ?? '', /via telegram account @alice/);
-    await tasks.waitFor(
-      'needs-human',
-      'past the approval',
-      (t) => t?.status?.phase !== 'AwaitingApproval',
-      30_000,
+    await withOperatorLog(
+      tasks.waitFor(
+        'needs-human',
+        'past the approval',
+        (t) => t?.status?.phase !== 'AwaitingApproval',
+        30_000,
+      ),
     );
     const again = await telegram.deliver(hook(), FakeTelegram.pressed(alice, CHAT, `cp1:d:${ref}`));
     assert.match(

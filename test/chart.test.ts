@@ -144,19 +144,38 @@ test('helm lint --strict passes with cloud models and channels on', async () => 
 });
 
 describe('what the chart renders', () => {
-  test('is accepted by the API server (RuntimeClasses as a dry run: other tests own gvisor and kata-qemu)', async () => {
+  // RuntimeClasses and the admission policies are one per cluster and other tests run against them (the
+  // approval-integrity binding names this release's namespace): those are applied as a dry run only.
+  test('is accepted by the API server (cluster-wide singletons as a dry run)', async () => {
     const docs = documents(rendered);
     const isHook = (d: Doc) => Boolean(d.metadata.annotations?.['helm.sh/hook']);
-    const runtimeClasses = docs.filter((d) => d.kind === 'RuntimeClass');
-    const rest = docs.filter((d) => d.kind !== 'RuntimeClass' && !isHook(d));
+    const sharedKinds = ['RuntimeClass', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+    const shared = docs.filter((d) => sharedKinds.includes(d.kind));
+    const rest = docs.filter((d) => !sharedKinds.includes(d.kind) && !isHook(d));
+    assert.deepEqual([...new Set(shared.map((d) => d.kind))].sort(), [...sharedKinds].sort());
     const yaml = (list: Doc[]) => list.map((d) => JSON.stringify(d)).join('\n---\n');
     const apply = await kubectl(
       ['apply', '--server-side', '--force-conflicts', '-n', ns, '-f', '-'],
       yaml(rest),
     );
     assert.equal(apply.code, 0, apply.stderr);
-    const classes = await kubectl(['apply', '--dry-run=server', '-f', '-'], yaml(runtimeClasses));
-    assert.equal(classes.code, 0, classes.stderr);
+    const dryRun = await kubectl(
+      ['apply', '--server-side', '--force-conflicts', '--dry-run=server', '-f', '-'],
+      yaml(shared),
+    );
+    assert.equal(dryRun.code, 0, dryRun.stderr);
+    const binding = await kubectl([
+      'get',
+      'validatingadmissionpolicybinding',
+      'closedpaw-approval-integrity',
+      '-o',
+      'jsonpath={.spec.paramRef.namespace}',
+    ]);
+    assert.equal(
+      binding.stdout,
+      'closedpaw-system',
+      'the shared binding still names the test operator namespace',
+    );
   });
 
   test('every pod it makes passes restricted Pod Security: operator, Ollama, model pull, helm test', async () => {

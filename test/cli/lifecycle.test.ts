@@ -349,6 +349,23 @@ describe('closedpaw doctor after up (no node: the operator cannot run)', () => {
       fixIt: () => upAgain(),
     },
     {
+      what: "an approval-integrity parameter that does not list this operator (another release's)",
+      id: 'policy-closedpaw-approval-integrity',
+      hint: /names ConfigMap closedpaw-system\/closedpaw-operator-identity, which does not list system:serviceaccount:closedpaw-system:closedpaw/,
+      breakIt: () =>
+        kubectl([
+          'patch',
+          'configmap',
+          'closedpaw-operator-identity',
+          '-n',
+          NS,
+          '--type=merge',
+          '-p',
+          '{"data":{"operators":"system:serviceaccount:elsewhere:closedpaw"}}',
+        ]),
+      fixIt: () => upAgain(),
+    },
+    {
       what: 'an agent namespace without the restricted Pod Security Standard',
       id: 'podsecurity-lax-agents',
       hint: /has no enforce label: kubectl label ns lax-agents pod-security\.kubernetes\.io\/enforce=restricted/,

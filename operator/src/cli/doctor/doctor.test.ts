@@ -46,12 +46,17 @@ describe('doctor: cluster', () => {
     assert.equal(judge.judgeCrd(expected, notEstablished, false).status, 'fail');
   });
 
-  test('admission policies: missing, edited, unbound, parameters missing → ×; all there → √', () => {
+  test('admission policies: missing, edited, unbound, parameters missing or not listing the operator → ×; all there → √', () => {
     const [expected] = expectedPolicies();
     assert.ok(expected, 'the package ships crds/*.yaml with admission policies');
     const bound = { bindings: [{ name: 'b', paramRef: { name: 'cm', namespace: 'ns' }, paramFound: true }] };
     const edited = structuredClone(expected) as V1ValidatingAdmissionPolicy;
     edited.spec!.validations![0]!.expression = 'true';
+    const listing = (paramOperators: string[]): judge.PolicyFacts => ({
+      installed: expected,
+      operatorUser: 'system:serviceaccount:ns:op',
+      bindings: [{ name: 'b', paramRef: { name: 'cm', namespace: 'ns' }, paramFound: true, paramOperators }],
+    });
     const cases: Array<[judge.PolicyFacts, boolean, string]> = [
       [{ installed: expected, ...bound }, false, 'ok'],
       [{ bindings: [] }, false, 'fail'],
@@ -69,6 +74,12 @@ describe('doctor: cluster', () => {
         false,
         'fail',
       ],
+      // The parameter lists the operators; the one running must be among them (another release re-pointed it).
+      [listing(['system:serviceaccount:ns:op']), false, 'ok'],
+      [listing(['system:serviceaccount:other:op', 'system:serviceaccount:ns:op']), false, 'ok'],
+      [listing(['system:serviceaccount:other:op']), false, 'fail'],
+      [listing([]), false, 'fail'],
+      [{ ...listing(['system:serviceaccount:other:op']), operatorUser: undefined }, false, 'ok'],
     ];
     for (const [facts, pre, want] of cases)
       assert.equal(

@@ -105,6 +105,10 @@ const orUndefined = async <T>(p: Promise<T>): Promise<T | undefined> => {
   }
 };
 
+/** The user the operator's pods authenticate as: their service account. */
+const operatorUser = (operator: OperatorLocation) =>
+  `system:serviceaccount:${operator.namespace}:${operator.deployment.spec?.template.spec?.serviceAccountName ?? 'default'}`;
+
 /** Whether the operator runs with approval channels on (its CLOSEDPAW_CHANNELS names a platform). */
 const channelsOn = (operator: OperatorLocation | undefined) =>
   (operator?.container.env ?? []).some(
@@ -146,14 +150,15 @@ async function clusterChecks(
         ? { optional: 'approval channels are off' }
         : {}),
     };
+    if (operator) facts.operatorUser = operatorUser(operator);
     for (const b of mine) {
       const ref = b.spec?.paramRef;
-      const paramFound =
+      const param =
         ref?.name && ref.namespace
-          ? (await orUndefined(
-              core.readNamespacedConfigMap({ namespace: ref.namespace, name: ref.name }),
-            )) !== undefined
+          ? await orUndefined(core.readNamespacedConfigMap({ namespace: ref.namespace, name: ref.name }))
           : undefined;
+      const paramFound = ref?.name && ref.namespace ? param !== undefined : undefined;
+      const operators = param?.data?.operators;
       facts.bindings.push({
         name: b.metadata?.name ?? '?',
         ...(ref
@@ -165,6 +170,7 @@ async function clusterChecks(
             }
           : {}),
         ...(paramFound !== undefined ? { paramFound } : {}),
+        ...(operators !== undefined ? { paramOperators: operators.split(',').map((u) => u.trim()) } : {}),
       });
     }
     checks.push(judge.judgePolicy(expected, facts, o.pre));

@@ -120,7 +120,15 @@ export function policyShape(policy: Pick<V1ValidatingAdmissionPolicy, 'spec'>): 
 export interface PolicyFacts {
   installed?: V1ValidatingAdmissionPolicy;
   /** Bindings naming this policy. */
-  bindings: Array<{ name: string; paramRef?: { name?: string; namespace?: string }; paramFound?: boolean }>;
+  bindings: Array<{
+    name: string;
+    paramRef?: { name?: string; namespace?: string };
+    paramFound?: boolean;
+    /** The identities the parameter lists as the operator's (`data.operators`), when it has that key. */
+    paramOperators?: string[];
+  }>;
+  /** The user the running operator authenticates as (its service account), when an operator was found. */
+  operatorUser?: string;
   /** Why this installation may go without the policy (e.g. a feature it guards is off). */
   optional?: string;
 }
@@ -162,6 +170,16 @@ export function judgePolicy(expected: V1ValidatingAdmissionPolicy, facts: Policy
       id,
       `admission policy ${name} has its parameters`,
       `binding ${noParam.name} names ConfigMap ${noParam.paramRef?.namespace}/${noParam.paramRef?.name}, which is missing: every request it covers is refused; run closedpaw up`,
+    );
+  }
+  const user = facts.operatorUser;
+  const notListed = user && facts.bindings.find((b) => b.paramOperators && !b.paramOperators.includes(user));
+  if (notListed) {
+    return fail(
+      'cluster',
+      id,
+      `admission policy ${name} knows the operator`,
+      `binding ${notListed.name} names ConfigMap ${notListed.paramRef?.namespace}/${notListed.paramRef?.name}, which does not list ${user} (another installation's?): the API server refuses the operator's Approvals, so critical tasks fail; run closedpaw up`,
     );
   }
   return ok('cluster', id, `admission policy ${name} is installed, current and bound`);

@@ -167,6 +167,8 @@ async function startApprovalUi(
     kubeConfig: KubeConnection;
     /** The sealed log the task view reads its audit trails from (undefined: no trail). */
     audit: OperatorConfig['audit'];
+    /** Approval channels are on: the UI confirms chat pairing codes too. */
+    channels: boolean;
   },
 ) {
   // Loaded only when the UI runs: it brings its own routes, schemas and static serving.
@@ -174,7 +176,13 @@ async function startApprovalUi(
     await import('./server/ui/index.ts');
   const { approver } = settings;
   const groups = settings.approverGroups ?? [];
+  // Pairing codes are confirmed as the approver, never as the operator.
+  const pairing =
+    approver && deps.channels
+      ? (await import('./channels/pairing-request.ts')).pairingAs(deps.kubeConfig, { user: approver, groups })
+      : undefined;
   return await startUiServer({
+    ...(pairing ? { pair: pairing } : {}),
     ...createTaskSources({ kubeConfig: deps.kubeConfig, audit: deps.audit, tasks: deps.tasks }),
     approvals: deps.approvals,
     tasks: deps.tasks,
@@ -464,6 +472,7 @@ export async function startOperator(
         cloud: config.cloud,
         kubeConfig,
         audit: guard ? config.audit : undefined,
+        channels: config.channels !== undefined,
       })
     : undefined;
 

@@ -13,23 +13,27 @@ import type { AuditEventInput } from '../../operator/src/audit/events.ts';
 import { runChannelCli } from '../../operator/src/channels/cli.ts';
 import type { Pairing } from '../../operator/src/channels/pairing.ts';
 import { codeDigest } from '../../operator/src/channels/pairing.ts';
+import { pairingAs } from '../../operator/src/channels/pairing-request.ts';
 import { type RunningChannels, startChannels } from '../../operator/src/channels/service.ts';
 import { parseChannelSettings } from '../../operator/src/channels/settings.ts';
 import { ClusterClient } from '../../operator/src/k8s/client.ts';
+import { createLogger } from '../../operator/src/logger.ts';
 import type { RunningOperator } from '../../operator/src/operator.ts';
 import { Informer, type KubeObject } from '../../operator/src/runtime/informer.ts';
+import { createAccessReview, startUiServer, UI_DIST_DIR } from '../../operator/src/server/ui/index.ts';
 import { SecretValue } from '../../operator/src/vault/secret.ts';
 import { FakeTelegram } from '../support/fake-chat-platforms.ts';
 import { createTestNamespace, deleteNamespace, kubeConfig } from '../support/kube.ts';
 import { capturingLogger, runOperator, Tasks, waitUntil } from '../support/operator.ts';
 import { operatorKubeConfig } from '../support/operator-identity.ts';
-import { grantApprover } from '../ui/support.ts';
+import { ensureUiBuilt, grantApprover, launchChromium, newUiToken } from '../ui/support.ts';
 import { grantOperatorChannels, grantPairing, installPairing, revokeChannelGrants } from './support.ts';
 
 const TOKEN = '777000:AAtelegram-e2e-token-TESTONLY';
 const SECRET = 'e2e-webhook-secret_TESTONLY';
 const CHAT = -100777;
 const alice = FakeTelegram.user(1001, 'alice');
+const alicePhone = FakeTelegram.user(1003, 'alice_phone');
 const mallory = FakeTelegram.user(666, 'mallory');
 const bobChat = FakeTelegram.user(2002, 'bob');
 
@@ -40,6 +44,11 @@ let channels: RunningChannels;
 let telegram: FakeTelegram;
 let tasks: Tasks;
 let informers: Informer<KubeObject>[] = [];
+let ui: Awaited<ReturnType<typeof startUiServer>> | undefined;
+let identityClient: ClusterClient;
+let identityConfig: KubeConfig;
+let approvalInformer: Informer<KubeObject>;
+let taskInformer: Informer<KubeObject>;
 /** The operator's log lines: a wait that times out shows the last of them (this file has failed under load). */
 const operatorLog = capturingLogger();
 /** Waits as given; on a timeout, the error carries the operator's last log lines. */
@@ -111,6 +120,10 @@ before(async () => {
       pairedAt: new Date().toISOString(),
     },
   ];
+  identityClient = client;
+  identityConfig = identity;
+  approvalInformer = approvals;
+  taskInformer = agentTasks;
   channels = await startChannels({
     settings: parseChannelSettings({
       CLOSEDPAW_CHANNELS: 'telegram',
@@ -137,6 +150,7 @@ before(async () => {
 });
 
 after(async () => {
+  await ui?.close();
   await channels?.stop();
   for (const i of informers) i.stop();
   await operator?.stop();
@@ -274,5 +288,71 @@ describe('decisions from the chat', () => {
       'telegram:1001:relayed',
       'telegram:1001:refused',
     ]);
+  });
+});
+
+describe('pairing in the web UI (Chromium), as its approver', () => {
+  const token = newUiToken();
+
+  before(async () => {
+    await ensureUiBuilt();
+    // Wired as operator.ts wires it with channels on: pairing as the UI's approver, alice.
+    ui = await startUiServer({
+      approvals: approvalInformer as unknown as Informer<Approval & KubeObject>,
+      tasks: taskInformer as unknown as Informer<AgentTask & KubeObject>,
+      decide: (namespace, name, decision) =>
+        identityClient.decideApproval(namespace, name, { user: 'alice' }, decision),
+      approver: 'alice',
+      access: createAccessReview({ user: 'alice', canI: (who, attrs) => identityClient.canI(who, attrs) }),
+      ttlSeconds: 600,
+      token,
+      host: '127.0.0.1',
+      port: 0,
+      staticDir: UI_DIST_DIR,
+      logger: createLogger('silent'),
+      pair: pairingAs(identityConfig, { user: 'alice' }),
+    });
+  });
+
+  test('alice pairs her second chat account by typing its code into the page; a spent code is refused there', async () => {
+    const code = await askCode(alicePhone);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${ui!.url.replace(/\/?#/, '/pair#')}`);
+      await page.getByRole('heading', { name: 'Pair a chat account' }).waitFor();
+      await page.getByRole('link', { name: 'Pair a chat account' }).waitFor();
+      const input = page.getByLabel('Pairing code');
+      const confirm = page.getByRole('button', { name: 'Confirm pairing' });
+      await input.fill('not a code');
+      assert.equal(await confirm.isDisabled(), true, 'a malformed code cannot be sent');
+      await input.fill(code);
+      await confirm.click();
+      const paired = page.getByRole('status').filter({ hasText: 'Paired' });
+      await paired.waitFor({ timeout: 20_000 });
+      assert.match(
+        String(await paired.textContent()),
+        /Paired telegram account @alice_phone \(id 1003\) with alice: its buttons now decide as you/,
+      );
+      await input.fill(code);
+      await confirm.click();
+      const refused = page.getByRole('alert').filter({ hasText: 'Not paired' });
+      await refused.waitFor({ timeout: 20_000 });
+      assert.match(String(await refused.textContent()), /unknown, used or expired code/);
+    } finally {
+      await browser.close();
+    }
+    await waitUntil(
+      'the pairing message to the second account',
+      async () => telegram.callsTo('/sendMessage').some((c) => c.body.chat_id === '1003'),
+      10_000,
+    );
+    const pairedEvents = audit.filter(
+      (e) => e.type === 'channel.pairing' && e.outcome === 'paired' && e.account === 'telegram:1003',
+    );
+    assert.deepEqual(
+      pairedEvents.map((e) => e.type === 'channel.pairing' && e.user),
+      ['alice'],
+    );
   });
 });

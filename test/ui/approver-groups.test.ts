@@ -101,7 +101,7 @@ describe('impersonated groups count for spec.approvers.groups', () => {
   test('with the group: listed, approved, accepted by the API server, counted by the operator', async () => {
     const token = new URL(inGroup.ui!.url).hash.replace('#token=', '');
     const who = await uiRequest(inGroup.port, decodeURIComponent(token), 'GET', '/api/whoami');
-    assert.deepEqual(who.body, { approver: USER, groups: [GROUP_NAME], readOnly: false });
+    assert.deepEqual(who.body, { approver: USER, groups: [GROUP_NAME], readOnly: false, pairing: false });
 
     await inGroup.tasks.create('grp-approve', { tools: ['shell'] });
     const name = await pending(inGroup, 'grp-approve');

@@ -7,6 +7,7 @@ import { ApprovalDetail } from './ApprovalDetail.tsx';
 import { ApprovalList } from './ApprovalList.tsx';
 import { ApiError, type ApprovalView, type TaskSummaryView, type WhoamiResponse, whoami } from './api.ts';
 import { STATE_LABEL } from './format.ts';
+import { PairPage } from './PairPage.tsx';
 import { followLink, navigate, type Route, routePath, useRoute } from './route.ts';
 import { forgetToken, hasToken } from './session.ts';
 import { FINISHED_PHASES, TaskList } from './TaskList.tsx';
@@ -116,8 +117,12 @@ function Shell() {
     if (unauthorized) forgetToken();
   }, [unauthorized]);
 
-  const onTasks = route.page !== 'approvals';
-  const title = onTasks ? 'ClosedPaw tasks' : 'ClosedPaw approvals';
+  const onTasks = route.page === 'tasks' || route.page === 'task';
+  const title = onTasks
+    ? 'ClosedPaw tasks'
+    : route.page === 'pair'
+      ? 'ClosedPaw pairing'
+      : 'ClosedPaw approvals';
   useEffect(() => {
     document.title = route.page === 'task' ? `${route.name} · ClosedPaw tasks` : title;
   }, [route, title]);
@@ -133,12 +138,17 @@ function Shell() {
       <header className="top">
         <h1>{title}</h1>
         <nav className="views" aria-label="Views">
-          <ViewLink route={{ page: 'approvals' }} current={!onTasks}>
+          <ViewLink route={{ page: 'approvals' }} current={route.page === 'approvals'}>
             Approvals <span className="count">({pendingCount} pending)</span>
           </ViewLink>
           <ViewLink route={{ page: 'tasks' }} current={onTasks}>
             Tasks <span className="count">({tasks.size})</span>
           </ViewLink>
+          {who?.pairing && (
+            <ViewLink route={{ page: 'pair' }} current={route.page === 'pair'}>
+              Pair a chat account
+            </ViewLink>
+          )}
         </nav>
         <p className="who">
           {who === null ? (
@@ -171,6 +181,8 @@ function Shell() {
       </p>
       {onTasks ? (
         <TasksView route={route} tasks={tasks} now={now} />
+      ) : route.page === 'pair' ? (
+        <PairView who={who} />
       ) : (
         <ApprovalsView approvals={approvals} now={now} who={who} />
       )}
@@ -246,6 +258,28 @@ function ApprovalsView(props: {
         )}
       </main>
     </div>
+  );
+}
+
+function PairView(props: { who: WhoamiResponse | null }) {
+  const { who } = props;
+  const headingRef = useRef<HTMLHeadingElement | null>(null);
+  useEffect(() => {
+    requestAnimationFrame(() => headingRef.current?.focus());
+  }, []);
+  return (
+    <main id="main" tabIndex={-1} className="main single">
+      {who === null ? (
+        <p className="empty">Loading…</p>
+      ) : who.pairing && who.approver ? (
+        <PairPage approver={who.approver} headingRef={headingRef} />
+      ) : (
+        <p className="empty">
+          Pairing is off here: the operator runs without approval channels, or this UI is read-only. From a
+          terminal: <code>closedpaw channel pair CODE</code>.
+        </p>
+      )}
+    </main>
   );
 }
 

@@ -13,6 +13,7 @@ import type {
 import type {
   ApprovalsResponse,
   ApprovalView,
+  PairingResponse,
   StreamEvent,
   WhoamiResponse,
 } from '../../operator/src/server/ui/view.ts';
@@ -23,6 +24,7 @@ export type {
   AuditTrailEvent,
   AuditTrailView,
   ConditionView,
+  PairingResponse,
   RunnerStep,
   StepsStatus,
   StreamEvent,
@@ -92,6 +94,14 @@ export function decide(
     body: JSON.stringify({ verdict, reason, taskDigest: shownDigest }),
   });
 }
+
+/** Confirms a chat pairing code as this UI's approver; resolves once the operator has paired the account. */
+export const confirmPairing = (code: string): Promise<PairingResponse> =>
+  request<PairingResponse>('/api/pairings', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code }),
+  });
 
 /** The live stream of approvals and task rows. */
 export const events = (signal: AbortSignal): AsyncGenerator<StreamEvent> =>

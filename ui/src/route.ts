@@ -1,7 +1,7 @@
 /**
  * The page's own routes, in the path (the fragment is reserved for the token and
  * is wiped on load): `/` approvals, `/tasks` the task list, `/tasks/<ns>/<name>`
- * one task. Navigation is history.pushState; the server answers every such path
+ * one task, `/pair` confirming a chat pairing code. Navigation is history.pushState; the server answers every such path
  * with the page itself.
  */
 import { type MouseEvent, useEffect, useState } from 'react';
@@ -9,7 +9,8 @@ import { type MouseEvent, useEffect, useState } from 'react';
 export type Route =
   | { page: 'approvals' }
   | { page: 'tasks' }
-  | { page: 'task'; namespace: string; name: string };
+  | { page: 'task'; namespace: string; name: string }
+  | { page: 'pair' };
 
 const decode = (s: string): string | undefined => {
   try {
@@ -21,6 +22,7 @@ const decode = (s: string): string | undefined => {
 
 export function parseRoute(pathname: string): Route {
   const parts = pathname.split('/').filter(Boolean);
+  if (parts[0] === 'pair' && parts.length === 1) return { page: 'pair' };
   if (parts[0] !== 'tasks') return { page: 'approvals' };
   if (parts.length === 3) {
     const namespace = decode(parts[1]!);
@@ -38,6 +40,8 @@ export function routePath(route: Route): string {
       return '/tasks';
     case 'task':
       return `/tasks/${encodeURIComponent(route.namespace)}/${encodeURIComponent(route.name)}`;
+    case 'pair':
+      return '/pair';
   }
 }
 

@@ -1,15 +1,14 @@
 /**
  * `closedpaw channel pair CODE`: confirms a pairing code shown in a chat, as yourself. Asks the API
- * server who you are (SelfSubjectReview), creates a ChannelPairing naming you (the admission policy
- * refuses it if that is not you) with the code's sha256 only, and waits for the operator's verdict,
- * which names the chat account you just let decide as you.
+ * server who you are (SelfSubjectReview), then confirms as that user (pairing-request.ts); the verdict
+ * names the chat account you just let decide as you.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/meta.ts';
 import { whoAmI } from '../cli/approvals.ts';
 import { errorMessage } from '../k8s/errors.ts';
-import { codeDigest, isCodeShaped } from './pairing.ts';
+import { isCodeShaped } from './pairing.ts';
+import { confirmPairing, type PairingRequests } from './pairing-request.ts';
 import { CHANNEL_PAIRING, type ChannelPairing } from './pairing-resource.ts';
 
 export interface ChannelCliIo {
@@ -38,44 +37,29 @@ export async function runChannelCli(
   const kc = opts.kubeConfig ?? defaultKubeConfig();
   try {
     const user = await whoAmI(kc);
-    const custom = kc.makeApiClient(CustomObjectsApi);
-    const path = { group: GROUP, version: VERSION, plural: CHANNEL_PAIRING.plural };
-    const created = (await custom.createClusterCustomObject({
-      ...path,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: CHANNEL_PAIRING.kind,
-        metadata: { generateName: 'pair-' },
-        spec: { user, codeDigest: codeDigest(code) },
-      },
-    })) as ChannelPairing;
-    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-    while (Date.now() < deadline) {
-      const current = (await custom.getClusterCustomObject({
-        ...path,
-        name: created.metadata.name,
-      })) as ChannelPairing;
-      const status = current.status;
-      if (status?.phase === 'Paired') {
-        io.stdout(
-          `paired ${status.account ?? 'the chat account'} with Kubernetes user ${user}: its buttons now decide as you`,
-        );
-        return 0;
-      }
-      if (status?.phase === 'Rejected') {
-        io.stderr(`closedpaw channel: not paired: ${status.message ?? 'rejected'}`);
-        return 1;
-      }
-      await sleep(250);
+    const verdict = await confirmPairing(clusterPairingRequests(kc), user, code, {
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+    if (verdict.phase === 'Paired') {
+      io.stdout(`paired ${verdict.account} with Kubernetes user ${user}: its buttons now decide as you`);
+      return 0;
     }
-    io.stderr(
-      'closedpaw channel: the operator did not answer within 30 s (is it running, with channels on?)',
-    );
+    io.stderr(`closedpaw channel: ${verdict.phase === 'Rejected' ? 'not paired: ' : ''}${verdict.message}`);
     return 1;
   } catch (err) {
     io.stderr(`closedpaw channel: ${errorMessage(err)}`);
     return 1;
   }
+}
+
+/** ChannelPairings through the CLI user's own kubeconfig: created as that user. */
+function clusterPairingRequests(kc: KubeConfig): PairingRequests {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const path = { group: GROUP, version: VERSION, plural: CHANNEL_PAIRING.plural };
+  return {
+    create: async (body) => (await custom.createClusterCustomObject({ ...path, body })) as ChannelPairing,
+    read: async (name) => (await custom.getClusterCustomObject({ ...path, name })) as ChannelPairing,
+  };
 }
 
 function defaultKubeConfig(): KubeConfig {

@@ -29,6 +29,15 @@ const corePath = (namespace: string, plural: string, name?: string, sub?: string
 const policyPath = (namespace: string, name?: string) =>
   `/apis/networking.k8s.io/v1/namespaces/${seg(namespace)}/networkpolicies${name ? `/${seg(name)}` : ''}`;
 
+/** Request headers that make the API server treat a request as `who`'s (the operator may impersonate only them). */
+export function impersonationHeaders(who: {
+  user: string;
+  groups?: readonly string[];
+}): Record<string, string | string[]> {
+  const groups = who.groups ?? [];
+  return { 'Impersonate-User': who.user, ...(groups.length > 0 ? { 'Impersonate-Group': [...groups] } : {}) };
+}
+
 /** `namespace/name` of what a write is about: from the path, or the created object's metadata. */
 function writeTarget(path: string, body: unknown): string {
   const match = /\/namespaces\/([^/]+)\/[^/]+(?:\/([^/]+))?/.exec(path);
@@ -201,14 +210,10 @@ export class ClusterClient {
     decision: { verdict: 'Approved' | 'Denied'; reason?: string },
   ): Promise<Approval> {
     const body = { spec: { decision: { ...decision, decidedBy: approver.user } } };
-    const groups = approver.groups ?? [];
     return await this.write('patch', 'approvals', customPath(namespace, APPROVAL.plural, name), body, {
       contentType: MERGE_PATCH,
       query: { fieldManager: 'closedpaw-ui' },
-      headers: {
-        'Impersonate-User': approver.user,
-        ...(groups.length > 0 ? { 'Impersonate-Group': [...groups] } : {}),
-      },
+      headers: impersonationHeaders(approver),
     });
   }
 

@@ -204,7 +204,7 @@ describe('authentication', () => {
     const h = harness();
     const res = await get(h, '/api/whoami');
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json(), { approver: 'alice', groups: [], readOnly: false });
+    assert.deepEqual(res.json(), { approver: 'alice', groups: [], readOnly: false, pairing: false });
     assert.deepEqual(h.logins, [[true, '127.0.0.1']]);
   });
 
@@ -680,7 +680,97 @@ describe('risk and groups', () => {
       approver: 'alice',
       groups: ['closedpaw-approvers', 'oncall'],
       readOnly: false,
+      pairing: false,
     });
+  });
+});
+
+describe('pairing a chat account from the UI', () => {
+  const paired =
+    (account = 'telegram account @alice (id 1001)'): UiDeps['pair'] =>
+    async () => ({
+      phase: 'Paired',
+      account,
+    });
+
+  test('with channels on, whoami offers it and a confirmed code answers with the chat account', async () => {
+    const codes: string[] = [];
+    const h = harness({
+      pair: async (code) => {
+        codes.push(code);
+        return { phase: 'Paired', account: '@alice' };
+      },
+    });
+    assert.equal((await get(h, '/api/whoami')).json().pairing, true);
+    const res = await post(h, '/api/pairings', { code: 'ABCD-EFGH' });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), { account: '@alice', user: 'alice' });
+    assert.deepEqual(codes, ['ABCD-EFGH']);
+  });
+
+  const refusals: Array<[string, Partial<UiDeps>, unknown, number, RegExp]> = [
+    ['no code', { pair: paired() }, {}, 400, /code is required/],
+    ['not code-shaped', { pair: paired() }, { code: 'ABCD-EFG0' }, 400, /pairing code like ABCD-EFGH/],
+    ['an extra field', { pair: paired() }, { code: 'ABCD-EFGH', user: 'bob' }, 400, /user/],
+    ['channels off', {}, { code: 'ABCD-EFGH' }, 404, /pairing is off/],
+    [
+      'a read-only UI',
+      { pair: paired(), approver: undefined, access: NO_ACCESS },
+      { code: 'ABCD-EFGH' },
+      404,
+      /pairing is off/,
+    ],
+    [
+      'the operator rejects the code',
+      { pair: async () => ({ phase: 'Rejected', message: 'unknown, used or expired code' }) },
+      { code: 'ABCD-EFGH' },
+      422,
+      /unknown, used or expired code/,
+    ],
+    [
+      'the operator does not answer',
+      { pair: async () => ({ phase: 'Unanswered', message: 'the operator did not answer within 30 s' }) },
+      { code: 'ABCD-EFGH' },
+      504,
+      /did not answer/,
+    ],
+    [
+      'the API server refuses the confirmation (RBAC)',
+      {
+        pair: async () => {
+          throw Object.assign(
+            new Error('channelpairings.closedpaw.dev is forbidden: User "alice" cannot create'),
+            {
+              code: 403,
+            },
+          );
+        },
+      },
+      { code: 'ABCD-EFGH' },
+      403,
+      /cannot create/,
+    ],
+  ];
+  for (const [what, deps, payload, status, error] of refusals) {
+    test(`refused: ${what} → ${status}`, async () => {
+      const h = harness(deps);
+      const res = await post(h, '/api/pairings', payload);
+      assert.equal(res.statusCode, status, res.body);
+      assert.match(res.json().error, error);
+    });
+  }
+
+  test('a cross-site POST never reaches the pairing', async () => {
+    let called = false;
+    const h = harness({
+      pair: async () => {
+        called = true;
+        return { phase: 'Paired', account: '@x' };
+      },
+    });
+    const res = await post(h, '/api/pairings', { code: 'ABCD-EFGH' }, { origin: 'https://evil.example' });
+    assert.equal(res.statusCode, 403);
+    assert.equal(called, false);
   });
 });
 

@@ -25,6 +25,8 @@ import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AgentTask, Approval } from '../../api/types.ts';
+import { isCodeShaped } from '../../channels/pairing.ts';
+import type { PairingVerdict } from '../../channels/pairing-request.ts';
 import type { CloudSettings } from '../../gateway/providers/catalog.ts';
 import { errorMessage, statusCode, statusReason } from '../../k8s/errors.ts';
 import type { Informer, KubeObject } from '../../runtime/informer.ts';
@@ -51,7 +53,7 @@ import { type ApprovalSource, ApprovalStream, approvalView, approvalViews, viewO
 import { registerTaskRoutes } from './task-routes.ts';
 import { type TaskStreamOptions, TaskStreams } from './task-stream.ts';
 import { fixedToken, type TokenSource } from './token.ts';
-import type { ApprovalsResponse, WhoamiResponse } from './view.ts';
+import type { ApprovalsResponse, PairingResponse, WhoamiResponse } from './view.ts';
 
 export { type AccessReview, createAccessReview, NO_ACCESS, type PostJson } from './access.ts';
 export { AuditTrailIndex, type AuditTrailSource, type AuditTrailView } from './audit-trail.ts';
@@ -59,7 +61,14 @@ export { type OpenApiPath, podLogReader, type ReadPodLog } from './pod-log.ts';
 export type { TaskDetailView, TaskStreamEvent, TaskSummaryView, TasksResponse } from './task-view.ts';
 export { createTaskSources, type TaskSources } from './task-wiring.ts';
 export { generateUiToken, resolveTokenSource, rotateTokenFile, type TokenSource } from './token.ts';
-export type { ApprovalsResponse, ApprovalView, StreamEvent, TaskView, WhoamiResponse } from './view.ts';
+export type {
+  ApprovalsResponse,
+  ApprovalView,
+  PairingResponse,
+  StreamEvent,
+  TaskView,
+  WhoamiResponse,
+} from './view.ts';
 
 /**
  * Absolute path of the built UI: ui/dist of the first directory above this module that has the UI's
@@ -123,6 +132,11 @@ export interface UiDeps {
   auditTrail?: AuditTrailSource;
   /** Limits of the per-task event streams (tests). */
   taskStreams?: TaskStreamOptions;
+  /**
+   * Confirms a chat pairing code as the approver (channels/pairing-request.ts); without it (approval
+   * channels off, or a read-only UI) the UI offers no pairing.
+   */
+  pair?(code: string): Promise<PairingVerdict>;
 }
 
 export const READ_ONLY_HINT =
@@ -151,6 +165,17 @@ export const decisionBodySchema = z
       .regex(/^sha256:[a-f0-9]{64}$/, 'taskDigest must be sha256:<64 hex>'),
   })
   .strict();
+
+export const pairingBodySchema = z
+  .object({
+    code: z
+      .string({ error: 'code is required: the pairing code the bot showed you (ABCD-EFGH)' })
+      .refine(isCodeShaped, 'code must be a pairing code like ABCD-EFGH (the bot shows it after /pair)'),
+  })
+  .strict();
+
+export const PAIRING_OFF_HINT =
+  'pairing is off here: the operator runs without approval channels (CLOSEDPAW_CHANNELS), or the UI is read-only';
 
 /** Per-route settings: `public` routes (static files only) need no token. */
 interface RouteConfig {
@@ -181,6 +206,7 @@ function createApp(deps: UiDeps): FastifyInstance {
   const log = deps.logger.child({ component: 'approval-ui' });
   const now = deps.now ?? (() => new Date());
   const groups = [...(deps.approverGroups ?? [])];
+  const pairing = deps.approver ? deps.pair : undefined;
   const readable = async (namespace: string): Promise<boolean> => {
     try {
       return (await deps.access.canRead(namespace)) === true;
@@ -326,8 +352,29 @@ function createApp(deps: UiDeps): FastifyInstance {
   app.setNotFoundHandler((_req, reply) => fail(reply, 404, 'not found'));
 
   app.get('/api/whoami', async (): Promise<WhoamiResponse> => {
-    if (deps.approver) return { approver: deps.approver, groups, readOnly: false };
-    return { approver: null, groups: [], readOnly: true, hint: READ_ONLY_HINT };
+    if (deps.approver)
+      return { approver: deps.approver, groups, readOnly: false, pairing: pairing !== undefined };
+    return { approver: null, groups: [], readOnly: true, pairing: false, hint: READ_ONLY_HINT };
+  });
+
+  app.post('/api/pairings', async (req): Promise<PairingResponse> => {
+    const parsed = pairingBodySchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw new HttpError(400, validationMessage(parsed.error));
+    if (!pairing) throw new HttpError(404, PAIRING_OFF_HINT);
+    let verdict: PairingVerdict;
+    try {
+      verdict = await pairing(parsed.data.code);
+    } catch (error) {
+      const upstream = statusCode(error);
+      log.warn(
+        { code: upstream, err: errorMessage(error) },
+        'the API server refused the pairing confirmation',
+      );
+      throw new HttpError(upstream === 403 ? 403 : 502, errorMessage(error), 'apiserver');
+    }
+    log.info({ phase: verdict.phase, approver: deps.approver }, 'pairing confirmed from the UI');
+    if (verdict.phase === 'Paired') return { account: verdict.account, user: deps.approver! };
+    throw new HttpError(verdict.phase === 'Rejected' ? 422 : 504, verdict.message);
   });
 
   app.get(

@@ -71,8 +71,16 @@ export interface WhoamiResponse {
   /** The groups impersonated with the approver (they count for spec.approvers.groups). */
   groups: string[];
   readOnly: boolean;
+  /** Whether chat pairing codes can be confirmed here (POST /api/pairings): approval channels are on. */
+  pairing: boolean;
   /** How to make it writable, when it is read-only. */
   hint?: string;
+}
+
+/** POST /api/pairings, when paired: the chat account that now decides as `user`. */
+export interface PairingResponse {
+  account: string;
+  user: string;
 }
 
 /**

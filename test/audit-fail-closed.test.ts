@@ -1,7 +1,8 @@
 /**
  * The audit log fails closed: when appends stop succeeding (the log's filesystem is full), the
- * operator creates no pods, says so on the task (Blocked AuditUnavailable) and in /readyz, and
- * resumes by itself once the log records again. The log lives on a tiny tmpfs this test mounts
+ * operator creates no pods, says so on the task (Blocked AuditUnavailable) and in /readyz, settles no
+ * approval (a human's decision waits, unacted on, until it can be recorded), and resumes by itself once
+ * the log records again. The log lives on a tiny tmpfs this test mounts
  * (root only; reported as a skip otherwise) and fills.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { runCommand } from '../hack/cluster/processes.ts';
 import { generateKey } from '../operator/src/audit/index.ts';
 import type { RunningOperator } from '../operator/src/operator.ts';
-import { createTestNamespace, deleteNamespace, kubeConfig } from './support/kube.ts';
+import { createTestNamespace, deleteNamespace, kubeConfig, kubectl } from './support/kube.ts';
 import { TestKubelet } from './support/kubelet.ts';
 import { ensureRuntimeClass, podExists, runOperator, Tasks, waitUntil } from './support/operator.ts';
 
@@ -64,13 +65,15 @@ const readyz = async () => {
   return { status: res.status, body: await res.text() };
 };
 
-test('a full audit log stops pod creation, shows why, and recovers on its own', {
+test('a full audit log stops pod creation and settles no approval, shows why, and recovers on its own', {
   skip: !canMount && 'mounting a tmpfs needs root',
 }, async () => {
   const tasks = new Tasks(kc, ns);
   await tasks.create('before', {});
   await tasks.waitForPhase('before', 'Running');
   assert.equal((await readyz()).status, 200);
+  await tasks.create('critical', { tools: ['shell'] });
+  const approval = (await tasks.waitForPhase('critical', 'AwaitingApproval')).status!.approvalRef!.name;
 
   const filler = join(dir, 'log', 'filler');
   await writeFile(filler, Buffer.alloc(512 * 1024)).catch((error: NodeJS.ErrnoException) => {
@@ -109,8 +112,30 @@ test('a full audit log stops pod creation, shows why, and recovers on its own', 
   );
   assert.equal(await podExists(ns, 'while-full-agent'), false);
 
+  // A human approves while nothing can be recorded: the decision stays in the spec, unsettled, no pod.
+  const decided = await kubectl([
+    ...['patch', 'approval', approval, '-n', ns, '--type=merge', '-p'],
+    JSON.stringify({
+      spec: { decision: { verdict: 'Approved', decidedBy: 'closedpaw-admin', reason: 'ok' } },
+    }),
+  ]);
+  assert.equal(decided.code, 0, decided.stderr);
+  await tasks.waitFor(
+    'critical',
+    'Blocked',
+    (t) => t?.status?.conditions?.some((c) => c.reason === 'AuditUnavailable') === true,
+  );
+  const unsettled = (await tasks.listApprovals()).find((a) => a.metadata.name === approval);
+  assert.equal(unsettled?.spec.decision?.verdict, 'Approved');
+  assert.notEqual(unsettled?.status?.state, 'Approved', 'an approval is not settled while the log is down');
+  assert.equal(await podExists(ns, 'critical-agent'), false);
+
   await rm(filler);
   await tasks.waitForPhase(blockedName, 'Running', 60_000);
   await tasks.waitForPhase('while-full', 'Running', 60_000);
+  await tasks.waitForPhase('critical', 'Running', 60_000);
+  const settled = (await tasks.listApprovals()).find((a) => a.metadata.name === approval);
+  assert.equal(settled?.status?.state, 'Approved');
+  assert.equal(settled?.status?.decidedBy, 'closedpaw-admin');
   await waitUntil('ready again', async () => (await readyz()).status === 200);
 });

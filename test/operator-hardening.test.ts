@@ -164,7 +164,9 @@ describe('phases say what is true', () => {
     );
     assert.equal(pending?.status?.phase, 'Pending');
     assert.match(condition(pending, 'SandboxReady')?.message ?? '', /Insufficient cpu/);
-    assert.ok((await events('nowhere')).some((e) => e.startsWith('Warning/Unschedulable')));
+    await waitUntil('a Warning Event', async () =>
+      (await events('nowhere')).some((e) => e.startsWith('Warning/Unschedulable')),
+    );
   });
 
   test('an image that cannot be pulled shows as Pending with ImagePullBackOff', async () => {
@@ -202,7 +204,9 @@ describe('the sandbox stays as built', () => {
         policy.spec?.egress?.length === 1 && policy.spec.egress[0]?.to?.[0]?.ipBlock?.cidr === '127.0.0.1/32'
       );
     });
-    assert.ok((await events('guarded')).some((e) => e.startsWith('Warning/NetworkPolicyRestored')));
+    await waitUntil('a Warning Event', async () =>
+      (await events('guarded')).some((e) => e.startsWith('Warning/NetworkPolicyRestored')),
+    );
   });
 });
 

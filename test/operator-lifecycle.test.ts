@@ -161,11 +161,11 @@ describe('fail closed without a sandbox runtime', () => {
     assert.equal(pending?.status?.phase, 'Pending');
     assert.equal(await readPod('needs-kata-agent'), undefined, 'no pod without the runtime');
     assert.equal(await readPolicy('needs-kata-agent'), undefined);
-    const events = await core.listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: 'involvedObject.name=needs-kata',
-    });
-    assert.ok(events.items.some((e) => e.reason === 'RuntimeClassNotFound' && e.type === 'Warning'));
+    await waitUntil('a Warning Event', async () =>
+      (
+        await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=needs-kata' })
+      ).items.some((e) => e.reason === 'RuntimeClassNotFound' && e.type === 'Warning'),
+    );
     try {
       await ensureRuntimeClass(kc, 'kata-qemu', 'kata-qemu');
       await tasks.waitForPhase('needs-kata', 'Running');

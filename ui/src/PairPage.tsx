@@ -61,9 +61,9 @@ export function PairPage(props: { approver: string; headingRef: RefObject<HTMLHe
           maxLength={9}
           aria-describedby="pair-code-hint"
         />
-        <span id="pair-code-hint" className="hint">
+        <p id="pair-code-hint" className="hint">
           Eight letters and digits, as the bot showed them.
-        </span>
+        </p>
         <div className="buttons">
           <button type="submit" className="approve" disabled={!shaped || outcome.kind === 'waiting'}>
             {outcome.kind === 'waiting' ? 'Confirming…' : 'Confirm pairing'}
@@ -78,7 +78,7 @@ export function PairPage(props: { approver: string; headingRef: RefObject<HTMLHe
       )}
       {outcome.kind === 'failed' && (
         <p className="result error" role="alert">
-          Not paired. {outcome.message}
+          Not paired: {outcome.message}
         </p>
       )}
     </section>

@@ -327,6 +327,24 @@ describe('doctor: operator, model, audit, ui', () => {
     assert.equal(judge.judgeUiToken({ kind: 'secret', secret: 's', found: false })?.status, 'fail');
   });
 
+  test('UI pairing: said only with channels and an approver; a warning when the approver may not pair', () => {
+    const on = { CLOSEDPAW_CHANNELS: 'telegram', CLOSEDPAW_UI_APPROVER: 'alice' };
+    const cases: Array<[Record<string, string>, string | undefined]> = [
+      [{}, undefined],
+      [{ CLOSEDPAW_UI_APPROVER: 'alice', CLOSEDPAW_CHANNEL_USERS: 'alice' }, undefined],
+      [{ ...on, CLOSEDPAW_UI_ADDR: 'off', CLOSEDPAW_CHANNEL_USERS: 'bob' }, undefined],
+      [{ ...on, CLOSEDPAW_CHANNEL_USERS: 'bob, alice' }, 'ok'],
+      [{ ...on, CLOSEDPAW_CHANNEL_USERS: 'bob' }, 'warn'],
+      [{ ...on }, 'warn'],
+    ];
+    for (const [env, want] of cases)
+      assert.equal(judge.judgeUiPairing(env)?.status, want, JSON.stringify(env));
+    assert.match(
+      judge.judgeUiPairing({ ...on, CLOSEDPAW_CHANNEL_USERS: 'bob' })!.hint!,
+      /alice is not in CLOSEDPAW_CHANNEL_USERS/,
+    );
+  });
+
   test('the in-pod script only GETs loopback and the configured Ollama, and its answer is validated', () => {
     assert.doesNotMatch(IN_POD_SCRIPT, /method:/, 'no POST, PUT or DELETE anywhere');
     assert.match(IN_POD_SCRIPT, /'http:\/\/127\.0\.0\.1:' \+ gw \+ p/);

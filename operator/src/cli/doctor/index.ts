@@ -383,6 +383,8 @@ async function operatorChecks(
         .map((s) => s.metadata?.name ?? '?')
     : [];
   checks.push(...judge.judgeUiBinding(env.CLOSEDPAW_UI_ADDR, report?.ui, exposing));
+  const pairing = judge.judgeUiPairing(env);
+  if (pairing) checks.push(pairing);
   const source = uiTokenSource(operator.deployment, operator.container);
   const tokenCheck = judge.judgeUiToken(
     port === undefined

@@ -724,6 +724,26 @@ export function judgeUiBinding(
   return checks;
 }
 
+/**
+ * With approval channels on, the UI confirms chat pairing codes as its approver, which works only when
+ * that approver may pair (CLOSEDPAW_CHANNEL_USERS); undefined when there is nothing to say.
+ */
+export function judgeUiPairing(env: Record<string, string | undefined>): Check | undefined {
+  const approver = env.CLOSEDPAW_UI_APPROVER?.trim();
+  const channelsOn = (env.CLOSEDPAW_CHANNELS ?? '').trim() !== '';
+  if (!channelsOn || !approver || env.CLOSEDPAW_UI_ADDR === 'off') return undefined;
+  const pairers = (env.CLOSEDPAW_CHANNEL_USERS ?? '').split(',').map((u) => u.trim());
+  if (pairers.includes(approver)) {
+    return ok('ui', 'ui-pairing', `the UI confirms chat pairing codes as ${approver}`);
+  }
+  return warn(
+    'ui',
+    'ui-pairing',
+    'the UI can confirm chat pairing codes',
+    `its approver ${approver} is not in CLOSEDPAW_CHANNEL_USERS, so every pairing from the UI is refused: add them to channels.users, or pair with closedpaw channel pair`,
+  );
+}
+
 export function judgeUiToken(
   source: { kind: 'secret'; secret: string; found: boolean } | { kind: 'none'; why: string } | undefined,
 ): Check | undefined {

@@ -19,7 +19,7 @@ function fakeRequests(statuses: Array<ChannelPairing['status']>) {
       return { metadata: { name }, spec: created[0]!.spec, ...(status ? { status } : {}) };
     },
   };
-  return { requests, created, reads: () => reads };
+  return { requests, created };
 }
 
 describe('confirmPairing', () => {
@@ -46,7 +46,7 @@ describe('confirmPairing', () => {
       [undefined],
       {
         phase: 'Unanswered',
-        message: 'the operator did not answer within 0 s (is it running, with channels on?)',
+        message: 'the operator did not answer within 1 s (is it running, with channels on?)',
       },
     ],
   ];

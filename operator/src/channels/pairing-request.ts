@@ -76,7 +76,7 @@ export async function confirmPairing(
   }
   return {
     phase: 'Unanswered',
-    message: `the operator did not answer within ${Math.round(timeoutMs / 1000)} s (is it running, with channels on?)`,
+    message: `the operator did not answer within ${Math.ceil(timeoutMs / 1000)} s (is it running, with channels on?)`,
   };
 }
 

@@ -372,7 +372,10 @@ function createApp(deps: UiDeps): FastifyInstance {
       );
       throw new HttpError(upstream === 403 ? 403 : 502, errorMessage(error), 'apiserver');
     }
-    log.info({ phase: verdict.phase, approver: deps.approver }, 'pairing confirmed from the UI');
+    log.info(
+      { phase: verdict.phase, approver: deps.approver },
+      'pairing code confirmation from the UI answered',
+    );
     if (verdict.phase === 'Paired') return { account: verdict.account, user: deps.approver! };
     throw new HttpError(verdict.phase === 'Rejected' ? 422 : 504, verdict.message);
   });

@@ -1,10 +1,8 @@
 /**
- * The UI server with the task view's sources, wired the way operator.ts wires it
- * (see the integration notes: `createTaskSources` + startUiServer), next to an
- * operator that runs with its own UI off. It reads the operator's sealed audit
- * log from the operator's state directory, read-only, and pod logs as the
- * operator's identity. Once operator.ts passes `createTaskSources(...)` to its
- * own UI, tests can use `startOperatorWithUi` instead.
+ * The UI server with the task view's sources, wired the way operator.ts wires its own UI
+ * (`createTaskSources` + startUiServer), next to an operator that runs with its UI off: the
+ * test chooses the operator's state directory, and this UI reads the sealed audit log from
+ * it, read-only, and pod logs as the operator's identity.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AGENT_TASK, APPROVAL, GROUP, VERSION } from '../../operator/src/api/meta.ts';

@@ -45,8 +45,10 @@ async function replica(
     CLOSEDPAW_LEADER_ELECTION: 'true',
     CLOSEDPAW_LEASE_NAMESPACE: OPERATOR_NAMESPACE,
     CLOSEDPAW_LEASE_NAME: `audit-${ns}`,
-    CLOSEDPAW_LEASE_DURATION_SECONDS: '4',
-    CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS: '3',
+    // Generous: a leader that misses its renewals on a loaded machine would hand over mid-test. stop()
+    // releases the Lease, so the hand-over at the end does not wait for it to expire.
+    CLOSEDPAW_LEASE_DURATION_SECONDS: '30',
+    CLOSEDPAW_LEASE_RENEW_DEADLINE_SECONDS: '20',
     CLOSEDPAW_LEASE_RETRY_PERIOD_SECONDS: '1',
     CLOSEDPAW_AUDIT: 'on',
     CLOSEDPAW_AUDIT_DIR: auditDir,

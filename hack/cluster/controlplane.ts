@@ -56,7 +56,7 @@ function adminTlsFor(pki: Pki) {
 }
 
 /** GET with the admin client certificate; resolves with the status code. */
-function adminGet(url: string, pki: Pki): Promise<number> {
+export function adminGet(url: string, pki: Pki): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(url, { ...adminTlsFor(pki), timeout: 2000 });
     req.on('response', (res) => {

@@ -5,11 +5,10 @@
  * Everything it writes lives in one state directory, except the machine-wide
  * state listed in layout.ts, which `stopNode` removes again.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join, resolve } from 'node:path';
-import { kubectl } from '../cluster/controlplane.ts';
+import { adminGet, kubectl } from '../cluster/controlplane.ts';
 import { writeKubeconfig } from '../cluster/kubeconfig.ts';
 import { freePort, isAlive, runCommand, startUntilReady } from '../cluster/processes.ts';
 import { type BuiltImage, buildImages, defaultInputs, importImages, pinnedRef } from '../images/build.ts';
@@ -45,28 +44,6 @@ import {
 import { stopNode } from './teardown.ts';
 
 export { BIN, COMPONENTS, type NodeState, stopNode };
-
-/** GET with a client certificate; resolves with the status code and body. */
-function tlsGet(url: string, pki: NodePki): Promise<{ status: number; body: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const req = request(url, {
-      ca: readFileSync(pki.caCert),
-      cert: readFileSync(pki.adminCert),
-      key: readFileSync(pki.adminKey),
-      timeout: 2000,
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.on('data', (chunk) => {
-        body += chunk;
-      });
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function nodeReady(state: NodeState): Promise<boolean> {
   const out = await kubectl(state, [
@@ -155,7 +132,7 @@ async function startControlPlane(state: NodeState, l: Layout, pki: NodePki): Pro
     'kube-apiserver',
     BIN.kube,
     ['kube-apiserver', ...nodeApiServerArgs(state, pki)],
-    async () => (await tlsGet(`${state.server}/readyz`, pki)).status === 200,
+    async () => (await adminGet(`${state.server}/readyz`, pki)) === 200,
   );
   const common = [
     `--kubeconfig=${state.kubeconfig}`,

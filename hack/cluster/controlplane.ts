@@ -40,17 +40,20 @@ async function readState(dir: string): Promise<ClusterState | undefined> {
 const saveState = (state: ClusterState) =>
   writeFile(statePath(state.dir), `${JSON.stringify(state, null, 2)}\n`);
 
-/** The admin TLS material, read once per PKI directory (readiness is polled every 100 ms). */
-const adminTls = new Map<string, { ca: Buffer; cert: Buffer; key: Buffer }>();
+/**
+ * The admin TLS material, read once per Pki object (readiness is polled every 100 ms). Not per path: a
+ * `down` then `up` in one process makes a new CA at the same path, and stale material would never connect.
+ */
+const adminTls = new WeakMap<Pki, { ca: Buffer; cert: Buffer; key: Buffer }>();
 function adminTlsFor(pki: Pki) {
-  let tls = adminTls.get(pki.caCert);
+  let tls = adminTls.get(pki);
   if (!tls) {
     tls = {
       ca: readFileSync(pki.caCert),
       cert: readFileSync(pki.adminCert),
       key: readFileSync(pki.adminKey),
     };
-    adminTls.set(pki.caCert, tls);
+    adminTls.set(pki, tls);
   }
   return tls;
 }
@@ -233,7 +236,6 @@ export async function stopCluster(dir: string): Promise<void> {
   const state = await readState(dir);
   const pids = state ? [...COMPONENTS].reverse().map((c) => state.pids[c]) : [];
   for (const pid of pids) if (pid !== undefined) await stopProcess(pid);
-  adminTls.delete(pkiPaths(join(dir, 'pki')).caCert);
   await rm(dir, { recursive: true, force: true });
 }
 

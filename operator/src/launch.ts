@@ -3,10 +3,11 @@
  * test), the operator image (hack/images), and the tests and benchmarks that run it as a child process.
  */
 
+const BUNDLE = 'operator-bundle';
 /** The bundle `npm run build` writes (operator/src/vite.config.ts), relative to the project root. */
-export const OPERATOR_BUNDLE_DIR = 'dist/operator-bundle';
+export const OPERATOR_BUNDLE_DIR = `dist/${BUNDLE}`;
 /** Its entry inside dist/ (the image copies dist/ as a whole), and from the project root. */
-export const OPERATOR_MAIN_IN_DIST = `${OPERATOR_BUNDLE_DIR.slice('dist/'.length)}/main.js`;
+export const OPERATOR_MAIN_IN_DIST = `${BUNDLE}/main.js`;
 export const OPERATOR_MAIN = `dist/${OPERATOR_MAIN_IN_DIST}`;
 
 /**

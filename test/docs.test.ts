@@ -16,7 +16,7 @@ const DOCS = ['README.md', 'docs/architecture.md', 'docs/audit.md', 'charts/clos
 const read = (doc: string) => readFileSync(join(ROOT, doc), 'utf8');
 
 /** Paths in backticks: a word that ends in a known extension or in `/`, made of path characters only. */
-export function namedPaths(markdown: string): string[] {
+function namedPaths(markdown: string): string[] {
   const paths = new Set<string>();
   for (const [, code] of markdown.matchAll(/`([^`\n]+)`/g)) {
     for (const word of code!.split(/\s+/)) {
@@ -29,7 +29,7 @@ export function namedPaths(markdown: string): string[] {
 }
 
 /** Whether `path` names a tracked file or folder, at the root or (as a suffix) below some folder. */
-export function inTree(path: string, files: readonly string[]): boolean {
+function inTree(path: string, files: readonly string[]): boolean {
   const dir = path.endsWith('/');
   return files.some((file) => {
     const candidate = `/${file}`;
